@@ -1,0 +1,1 @@
+"""The `planbell` command line."""

@@ -1,0 +1,123 @@
+"""Entry point: the command group, shared options and the translation of errors into
+Chinese sentences with exit status 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from daemon.config import ConfigError, Settings, load_settings
+from daemon.plan.errors import ScheduleInvalid
+from daemon.plan.fields import suggest
+from daemon.plan.schedule import Schedule, load_schedule
+
+EXIT_USAGE = 2
+
+
+class DateType(click.ParamType):
+    name = "日期"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"'{value}' 不是有效日期;请写成 YYYY-MM-DD,如 2026-03-25", param, ctx)
+
+
+DATE = DateType()
+
+
+class App:
+    """What every command needs: settings, and the schedule loaded once."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._schedule: Schedule | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def schedule(self) -> Schedule:
+        if self._schedule is None:
+            settings = self.settings
+            self._schedule = load_schedule(Path(settings.schedules), Path(settings.roster))
+            for warning in self._schedule.warnings:
+                click.echo(f"注意:{warning}", err=True)
+        return self._schedule
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="planbell", message="planbell %(version)s")
+def cli() -> None:
+    """planbell:把年度工作要点变成不会被忘记的提醒。
+
+    \b
+    常用命令:
+      planbell validate schedules/           检查日程文件
+      planbell agenda --from 2026-03-01 --to 2026-03-31
+      planbell ics --from 2026-01-01 --to 2026-12-31 --out 2026.ics
+      planbell run                           启动服务
+
+    设置来自环境变量(PLANBELL_ 开头)或当前目录的 .env 文件。
+    """
+
+
+def register() -> None:
+    from daemon.cli import plan_commands, run_command  # noqa: F401  (commands register themselves)
+
+
+def main(argv: list[str] | None = None) -> None:
+    register()
+    try:
+        cli.main(args=argv, prog_name="planbell", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("已取消。", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        click.echo(f"错误:{usage_message(exc)}", err=True)
+        command = exc.ctx.command_path if exc.ctx else "planbell"
+        click.echo(f"用法见:{command} --help", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"错误:{exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    except ScheduleInvalid as exc:
+        for error in exc.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"日程有 {len(exc.errors)} 处错误,未加载;请按上面的提示修改后重试。", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def usage_message(exc: click.UsageError) -> str:
+    """click's English usage errors, said in Chinese."""
+    if isinstance(exc, click.NoSuchOption):
+        hint = suggest(exc.option_name, exc.possibilities or []) if exc.possibilities else ""
+        return f"没有选项 {exc.option_name}{hint}"
+    if isinstance(exc, click.MissingParameter):
+        name = exc.param.opts[0] if exc.param and getattr(exc.param, "opts", None) else (exc.param_hint or "")
+        return f"缺少参数 {name}"
+    if isinstance(exc, click.BadParameter):
+        name = exc.param.opts[0] if exc.param and getattr(exc.param, "opts", None) else (exc.param_hint or "")
+        return f"{name} 的值有误:{exc.message}"
+    message = exc.format_message()
+    if message.startswith("No such command"):
+        return f"没有这个命令:{message.split(' ', 3)[-1]}"
+    if message.startswith("Got unexpected extra argument"):
+        return f"多余的参数:{message.split('(')[-1].rstrip(')')}"
+    return message

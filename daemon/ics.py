@@ -1,0 +1,75 @@
+"""iCalendar (RFC 5545) export of occurrences, built with the `icalendar` library (never by
+hand: folding, escaping and UTF-8 line lengths are where hand-built calendars break)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import icalendar
+
+from daemon.plan.expand import Occurrence
+from daemon.plan.model import Plan, Roster
+from daemon.render import render
+
+PRODID = "-//planbell//planbell 0.1//ZH-CN"
+UID_DOMAIN = "planbell"
+
+
+def event_uid(occurrence: Occurrence) -> str:
+    """Stable across exports, so a re-import updates events instead of duplicating them."""
+    return f"{occurrence.id}@{UID_DOMAIN}"
+
+
+def build_calendar(
+    entries: Iterable[tuple[Plan, Occurrence]], roster: Roster, now: datetime, name: str, timezone: str
+) -> bytes:
+    """One VEVENT per occurrence: an all-day event on its due date, alarms at the lead times."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", timezone)
+    cal.add_component(icalendar.Timezone.from_tzid(timezone))
+    for plan, occurrence in entries:
+        cal.add_component(_event(occurrence, plan, roster, now))
+    return cal.to_ical()
+
+
+def _event(o: Occurrence, plan: Plan, roster: Roster, now: datetime) -> icalendar.Event:
+    event = icalendar.Event()
+    event.add("uid", event_uid(o))
+    event.add("dtstamp", now)
+    event.add("dtstart", o.due)
+    event.add("dtend", o.due + timedelta(days=1))
+    event.add("summary", _summary(o, roster))
+    event.add("description", _description(o, plan, roster))
+    event.add("categories", [plan.role_name(o.owner)])
+    event.add("transp", "TRANSPARENT")
+    for days in o.remind_days:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", _summary(o, roster))
+        # Relative to the all-day event's start (local midnight): ring at send_at, N days before.
+        send = timedelta(hours=plan.send_at.hour, minutes=plan.send_at.minute)
+        alarm.add("trigger", send - timedelta(days=days))
+        event.add_component(alarm)
+    return event
+
+
+def _name(roster: Roster, person_id: str | None) -> str:
+    person = roster.person(person_id) if person_id else None
+    return person.name if person else (person_id or "")
+
+
+def _summary(o: Occurrence, roster: Roster) -> str:
+    return render("ics/summary.txt", o=o, subject=_name(roster, o.subject))
+
+
+def _description(o: Occurrence, plan: Plan, roster: Roster) -> str:
+    return render(
+        "ics/description.txt", o=o, item_title=plan.items.get(o.item, ""),
+        owner=plan.role_name(o.owner), assignees="、".join(_name(roster, a) for a in o.assignees),
+    )

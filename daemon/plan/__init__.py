@@ -1,0 +1,1 @@
+"""The plan as data: its language (model, loader), working days and expansion."""

@@ -1,0 +1,168 @@
+"""The plan as immutable, pure data. The loader builds it; expansion and every view read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from enum import StrEnum
+
+
+class Cadence(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    HALF_YEAR = "half-year"
+    YEAR = "year"
+    ONCE = "once"
+    PER_EVENT = "per-event"
+    RRULE = "rrule"
+
+    @property
+    def months(self) -> int:
+        """Months in one period (0 for cadences that are not calendar periods)."""
+        return _PERIOD_MONTHS.get(self, 0)
+
+
+_PERIOD_MONTHS = {Cadence.MONTH: 1, Cadence.QUARTER: 3, Cadence.HALF_YEAR: 6, Cadence.YEAR: 12}
+
+# Cadences made of whole calendar months, and the ones a due rule applies to.
+MONTHLY_CADENCES = tuple(_PERIOD_MONTHS)
+RULED_CADENCES = (Cadence.WEEK, *MONTHLY_CADENCES, Cadence.ONCE)
+
+
+class Shift(StrEnum):
+    """What to do with a due date that falls on a day off."""
+
+    PREVIOUS = "previous"
+    NEXT = "next"
+    KEEP = "keep"
+
+
+class Comparator(StrEnum):
+    AT_LEAST = "at_least"
+    AT_MOST = "at_most"
+    EXACTLY = "exactly"
+    REDUCE_BY = "reduce_by"
+
+    @property
+    def symbol(self) -> str:
+        return {"at_least": ">=", "at_most": "<=", "exactly": "=", "reduce_by": "reduce-by"}[self]
+
+    @property
+    def words(self) -> str:
+        return {"at_least": "不少于", "at_most": "不超过", "exactly": "完成", "reduce_by": "同比减少"}[self]
+
+
+@dataclass(frozen=True)
+class DueRule:
+    """Where in a period the due date falls. ``month`` counts within the period (None: last)."""
+
+    month: int | None = None
+    day: int | None = None  # 1–31, or LAST_DAY
+    weekday: int | None = None  # 0 = Monday
+    nth: int | None = None  # 1–5 or -1
+    workday: int | None = None  # Nth working day of the month, -1 = last
+    on: date | None = None  # a fixed date (every: once)
+
+
+LAST_DAY = 99  # `day: last`
+
+
+@dataclass(frozen=True)
+class Escalation:
+    after_days: int
+    to: str  # role id
+
+
+@dataclass(frozen=True)
+class Obligation:
+    id: str
+    item: int
+    title: str
+    source: str
+    every: Cadence
+    owner: str
+    due: DueRule | None = None
+    rrule: str | None = None
+    basis: str | None = None
+    opens_days: int | None = None  # None: when the period starts
+    participants: tuple[str, ...] = ()
+    for_each: str | None = None
+    remind_days: tuple[int, ...] = ()
+    escalate: Escalation | None = None
+    if_not_workday: Shift = Shift.PREVIOUS
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    item: int
+    title: str
+    source: str
+    comparator: Comparator
+    value: float
+    unit: str
+    owner: str
+    period: Cadence = Cadence.YEAR
+    report: Cadence = Cadence.QUARTER
+    basis: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class CalendarSpec:
+    country: str = "CN"
+    extra_holidays: frozenset[date] = frozenset()
+    extra_workdays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class Plan:
+    title: str
+    year: int
+    file: str
+    timezone: str = "Asia/Shanghai"
+    send_at: time = time(9, 0)
+    calendar: CalendarSpec = field(default_factory=CalendarSpec)
+    items: dict[int, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    obligations: tuple[Obligation, ...] = ()
+    targets: tuple[Target, ...] = ()
+
+    def obligation(self, obligation_id: str) -> Obligation | None:
+        return next((o for o in self.obligations if o.id == obligation_id), None)
+
+    def role_name(self, role_id: str) -> str:
+        return self.roles.get(role_id, role_id)
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    email: str | None = None
+    wecom: str | None = None
+    dingtalk: str | None = None
+    feishu: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Roster:
+    people: tuple[Person, ...] = ()
+    file: str = ""
+
+    def with_role(self, role_id: str) -> tuple[Person, ...]:
+        return tuple(p for p in self.people if role_id in p.roles)
+
+    def person(self, person_id: str) -> Person | None:
+        return next((p for p in self.people if p.id == person_id), None)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One happening of a per-event obligation (e.g. a major drafting task starting)."""
+
+    obligation: str
+    on: date

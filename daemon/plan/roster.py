@@ -1,0 +1,72 @@
+"""Loading the roster: the people behind the roles. Personal data: only an example is committed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from daemon.plan.errors import ErrorList, ScheduleInvalid
+from daemon.plan.fields import Reader, listing, suggest
+from daemon.plan.loader import read_text
+from daemon.plan.model import Person, Roster
+from daemon.plan.yamlsafe import YNode, load_yaml
+
+PERSON_KEYS = ("id", "name", "email", "wecom", "dingtalk", "feishu", "roles")
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+
+def load_roster(path: str | Path, roles: dict[str, str] | None) -> Roster:
+    """The roster in ``path``; ``roles`` (all plans' roles) checks every role it names."""
+    path = Path(path)
+    errors = ErrorList(str(path))
+    text = read_text(path, errors)
+    root = load_yaml(text, errors) if text is not None else None
+    people = _read(root, errors, roles) if root is not None else None
+    if root is None and not errors:
+        errors.add(1, "", "文件是空的;名册需要 people: 列表")
+    if errors or people is None:
+        raise ScheduleInvalid(errors.errors)
+    return Roster(people=tuple(people), file=str(path))
+
+
+def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[Person] | None:
+    reader = Reader(errors)
+    top = reader.mapping(root, "", ("people",), ("people",))
+    if top is None:
+        return None
+    people, ids, emails = [], {}, {}
+    for i, node in enumerate(reader.sequence(top.entries.get("people"), "people") or ()):
+        path = f"people[{i}]"
+        fields = reader.mapping(node, path, PERSON_KEYS, ("id", "name", "roles"))
+        if fields is None:
+            continue
+        get = fields.entries.get
+        person_id = reader.slug(get("id"), f"{path}.id")
+        email = _email(reader, get("email"), f"{path}.email")
+        person_roles = reader.list_of(get("roles"), f"{path}.roles", reader.slug) or ()
+        for j, role in enumerate(person_roles):
+            if roles is not None and role not in roles:
+                role_node = get("roles").items[j] if hasattr(get("roles"), "items") else get("roles")
+                hint = suggest(role, roles) or f";日程里定义的角色:{listing(roles)}"
+                reader.fail(role_node, f"{path}.roles[{j}]", f"日程里没有角色 '{role}'{hint}")
+        for value, seen, what in ((person_id, ids, "id"), (email, emails, "邮箱")):
+            if value and value in seen:
+                reader.fail(node, path, f"{what} '{value}' 与第 {seen[value]} 行的人重复;每人的 {what} 要不同")
+            elif value:
+                seen[value] = node.line
+        people.append(Person(
+            id=person_id, name=reader.text(get("name"), f"{path}.name", 30) or "", email=email,
+            wecom=reader.text(get("wecom"), f"{path}.wecom", 64),
+            dingtalk=reader.text(get("dingtalk"), f"{path}.dingtalk", 64),
+            feishu=reader.text(get("feishu"), f"{path}.feishu", 64),
+            roles=tuple(person_roles),
+        ))
+    return people
+
+
+def _email(reader: Reader, node: YNode | None, path: str) -> str | None:
+    value = reader.text(node, path, 254)
+    if value is not None and not _EMAIL.match(value):
+        reader.fail(node, path, f"'{value}' 不是有效的邮箱地址,如 zhangwei@example.gov.cn")
+        return None
+    return value

@@ -1,0 +1,123 @@
+"""The whole schedule the daemon runs: every plan file of the schedules folder and the roster."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.plan.errors import ErrorList, ScheduleError, ScheduleInvalid
+from daemon.plan.loader import load_plan_file
+from daemon.plan.model import Plan, Roster
+from daemon.plan.roster import load_roster
+
+
+@dataclass(frozen=True)
+class Schedule:
+    plans: tuple[Plan, ...]
+    roster: Roster
+    version: str  # a digest of the files' bytes: tells which edit is running
+    warnings: tuple[ScheduleError, ...] = ()
+
+    def roles(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for plan in self.plans:
+            out.update(plan.roles)
+        return out
+
+    def plan_for(self, duty_id: str) -> Plan | None:
+        return next((p for p in self.plans if any(d.id == duty_id for d in (*p.obligations, *p.targets))), None)
+
+
+def is_roster_file(path: Path) -> bool:
+    return path.name.startswith("roster")
+
+
+def plan_files(paths: list[Path]) -> list[Path]:
+    """Plan files named by ``paths`` (files, or folders searched for *.yaml / *.yml)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            out.extend(p for p in found if not is_roster_file(p))
+        else:
+            out.append(path)
+    return out
+
+
+def resolve_roster(path: Path) -> Path:
+    """The configured roster, or the committed example while no real one exists yet."""
+    if not path.exists():
+        example = path.with_name("roster.example.yaml")
+        if example.exists():
+            return example
+    return path
+
+
+def load_schedule(schedules: Path, roster_path: Path) -> Schedule:
+    """Every plan and the roster, or ScheduleInvalid with every error of every file."""
+    errors: list[ScheduleError] = []
+    warnings: list[ScheduleError] = []
+    plans: list[Plan] = []
+    files = plan_files([schedules])
+    if not files:
+        errors.append(ScheduleError(str(schedules), 1, "", "这里没有日程文件(*.yaml);请检查 PLANBELL_SCHEDULES"))
+    for file in files:
+        try:
+            plan, file_warnings = load_plan_file(file)
+            plans.append(plan)
+            warnings.extend(file_warnings)
+        except ScheduleInvalid as exc:
+            errors.extend(exc.errors)
+    errors.extend(cross_plan_errors(plans))
+    roles: dict[str, str] = {}
+    for plan in plans:
+        roles.update(plan.roles)
+    roster = Roster()
+    roster_file = resolve_roster(roster_path)
+    try:
+        roster = load_roster(roster_file, roles if plans else None)
+    except ScheduleInvalid as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise ScheduleInvalid(errors, warnings)
+    if roster_file != roster_path:
+        warnings.append(ScheduleError(str(roster_path), 1, "", f"找不到名册,暂用示例名册 {roster_file}(虚构人员);请复制为 {roster_path.name} 并填入真实人员"))
+    warnings.extend(unstaffed_roles(plans, roster))
+    return Schedule(tuple(plans), roster, version_of([*files, roster_file]), tuple(warnings))
+
+
+def cross_plan_errors(plans: list[Plan]) -> list[ScheduleError]:
+    """Two plans of the same year may not reuse an id: occurrence ids would collide."""
+    seen: dict[tuple[int, str], Plan] = {}
+    out = []
+    for plan in plans:
+        for duty in (*plan.obligations, *plan.targets):
+            key = (plan.year, duty.id)
+            if key in seen and seen[key] is not plan:
+                out.append(ScheduleError(plan.file, duty.line, "id", f"'{duty.id}' 已在 {seen[key].file} 中用过(同一年度);请换一个 id"))
+            seen.setdefault(key, plan)
+    return out
+
+
+def unstaffed_roles(plans: list[Plan], roster: Roster) -> list[ScheduleError]:
+    """Roles that duties are owed by but nobody holds: nobody would be reminded."""
+    out = []
+    for plan in plans:
+        errors = ErrorList(plan.file)
+        for duty in (*plan.obligations, *plan.targets):
+            if not roster.with_role(duty.owner):
+                errors.warn(duty.line, f"{duty.id}.owner", f"名册中没有人担任 '{plan.role_name(duty.owner)}'({duty.owner}),没有人会收到提醒")
+        out.extend(errors.warnings)
+    return out
+
+
+def version_of(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(str(file).encode())
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            pass
+    return digest.hexdigest()[:12]

@@ -1,0 +1,89 @@
+"""The working-day calendar: official public holidays and adjusted working days (调休) from
+the `holidays` package, plus the plan's own additions (each year's official arrangement is
+published late, so admins can add days before the package knows them)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import cache
+
+import holidays
+
+from daemon.plan.model import CalendarSpec
+
+ONE_DAY = timedelta(days=1)
+
+
+@cache
+def _official(country: str, year: int) -> tuple[frozenset[date], frozenset[date]]:
+    """(days off, weekend days that are working days) for one year, from `holidays`."""
+    table = holidays.country_holidays(country, years=year)
+    days_off = frozenset(d for d in table if d.year == year)
+    workdays = frozenset(d for d in getattr(table, "weekend_workdays", ()) if d.year == year)
+    return days_off, workdays
+
+
+def supported_countries() -> list[str]:
+    return sorted(holidays.list_supported_countries())
+
+
+def has_official_arrangement(country: str, year: int) -> bool:
+    """Whether the data knows this year's adjusted working days (China publishes them each
+    November for the next year; before that only the fixed holidays are known)."""
+    if country != "CN":
+        return True
+    days_off, workdays = _official(country, year)
+    return bool(workdays)
+
+
+class WorkdayCalendar:
+    """Answers "is this a working day?" quickly: every day of the years asked is tabulated once."""
+
+    def __init__(self, spec: CalendarSpec):
+        self.spec = spec
+        self._years: dict[int, bytearray] = {}
+
+    def _table(self, year: int) -> bytearray:
+        table = self._years.get(year)
+        if table is None:
+            days_off, weekend_workdays = _official(self.spec.country, year)
+            start = date(year, 1, 1)
+            size = (date(year + 1, 1, 1) - start).days
+            table = bytearray(size)
+            for i in range(size):
+                d = start + timedelta(days=i)
+                if d in self.spec.extra_workdays:
+                    working = True
+                elif d in self.spec.extra_holidays:
+                    working = False
+                elif d in weekend_workdays:
+                    working = True
+                elif d in days_off:
+                    working = False
+                else:
+                    working = d.weekday() < 5
+                table[i] = working
+            self._years[year] = table
+        return table
+
+    def is_workday(self, day: date) -> bool:
+        return bool(self._table(day.year)[day.timetuple().tm_yday - 1])
+
+    def previous_workday(self, day: date) -> date:
+        """``day`` itself if it is a working day, else the nearest working day before it."""
+        while not self.is_workday(day):
+            day -= ONE_DAY
+        return day
+
+    def next_workday(self, day: date) -> date:
+        while not self.is_workday(day):
+            day += ONE_DAY
+        return day
+
+    def workdays_in(self, first: date, last: date) -> list[date]:
+        out, day = [], first
+        while day <= last:
+            if self.is_workday(day):
+                out.append(day)
+            day += ONE_DAY
+        return out

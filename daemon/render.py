@@ -1,0 +1,37 @@
+"""Jinja2 rendering of everything people read. The words live in templates/, not in Python."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from daemon.plan.periods import WEEKDAY_NAMES
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def cn_date(day: date) -> str:
+    """2026年3月25日 周三: how dates read in every message."""
+    return f"{day.year}年{day.month}月{day.day}日 {WEEKDAY_NAMES[day.weekday()]}"
+
+
+@cache
+def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=jinja2.select_autoescape(["html", "htm"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["cn_date"] = cn_date
+    env.filters["weekday"] = lambda d: WEEKDAY_NAMES[d.weekday()]
+    return env
+
+
+def render(name: str, **context) -> str:
+    return environment().get_template(name).render(**context).strip()

@@ -1,0 +1,1 @@
+"""Notification channels (email, messaging), one module per channel."""
