@@ -4,7 +4,7 @@ hand: folding, escaping and UTF-8 line lengths are where hand-built calendars br
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import icalendar
 
@@ -32,7 +32,13 @@ def build_calendar(
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", timezone)
-    cal.add_component(icalendar.Timezone.from_tzid(timezone))
+    entries = list(entries)
+    years = [o.due.year for _, o in entries] or [now.year]
+    # Only the years shown: the zone's whole history since 1970 only bloats the file.
+    zone = icalendar.Timezone.from_tzid(
+        timezone, first_date=date(min(years), 1, 1), last_date=date(max(years) + 1, 1, 1)
+    )
+    cal.add_component(zone)
     for plan, occurrence in entries:
         cal.add_component(_event(occurrence, plan, roster, now))
     return cal.to_ical()

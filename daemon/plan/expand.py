@@ -53,7 +53,8 @@ def expand(
     calendar: WorkdayCalendar | None = None,
 ) -> list[Occurrence]:
     """Every occurrence of ``plan`` due in [start, end], sorted by due date then id."""
-    if end < date(plan.year, 1, 1) or start > date(plan.year, 12, 31):
+    # A plan's periods lie in its year, but week 1 and shifted dates may spill a few days over.
+    if end < date(plan.year - 1, 12, 1) or start > date(plan.year + 1, 1, 31):
         return []
     cal = calendar or WorkdayCalendar(plan.calendar)
     roster = roster or Roster()

@@ -1,0 +1,266 @@
+"""Expansion: hand-worked 2026 dates on the official holiday arrangement, and invariants."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from dateutil import rrule as dateutil_rrule
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.plan.expand import expand, for_person
+from daemon.plan.loader import load_plan_file
+from daemon.plan.model import (
+    Cadence,
+    CalendarSpec,
+    DueRule,
+    Event,
+    Obligation,
+    Person,
+    Plan,
+    Roster,
+    Shift,
+)
+from daemon.plan.periods import periods_of
+from daemon.plan.workdays import WorkdayCalendar
+
+YEAR = (date(2026, 1, 1), date(2026, 12, 31))
+WIDE = (date(2025, 12, 1), date(2027, 1, 31))  # weeks and shifts may cross New Year
+CAL = WorkdayCalendar(CalendarSpec())
+
+HEADER = """\
+plan:
+  title: 测试
+  year: 2026
+roles:
+  sec: 党组书记
+  members: 全体党员
+obligations:
+"""
+
+
+def plan_from(tmp_path: Path, obligations: str, extra: str = "") -> Plan:
+    file = tmp_path / "plan.yaml"
+    file.write_text(HEADER + textwrap.indent(textwrap.dedent(obligations), "  ") + extra, encoding="utf-8")
+    plan, _ = load_plan_file(file)
+    return plan
+
+
+def dues(plan: Plan, **kw) -> dict[str, date]:
+    return {o.period: o.due for o in expand(plan, *YEAR, **kw)}
+
+
+DUTY = """\
+- id: d
+  item: 1
+  title: 测试职责
+  source: 测试
+  owner: sec
+"""
+
+
+def test_fixed_date_on_national_day_moves_to_the_previous_working_day(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: once\n  due: 2026-10-01\n")
+    assert dues(plan) == {"2026-10-01": date(2026, 9, 30)}
+
+
+def test_fixed_date_on_national_day_moves_to_the_next_working_day_when_asked(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: once\n  due: 2026-10-01\n  if_not_workday: next\n")
+    assert dues(plan) == {"2026-10-01": date(2026, 10, 8)}
+
+
+def test_adjusted_working_weekend_days_are_working_days():
+    # 2026 official arrangement: Sunday 2026-09-20 and Saturday 2026-10-10 are worked (调休).
+    assert CAL.is_workday(date(2026, 9, 20))
+    assert CAL.is_workday(date(2026, 10, 10))
+    assert CAL.is_workday(date(2026, 1, 4))  # a Sunday worked for New Year
+    assert not CAL.is_workday(date(2026, 10, 1))
+    assert not CAL.is_workday(date(2026, 2, 20))  # Spring Festival
+
+
+def test_monthly_day_25_moves_off_weekends(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: month\n  due: {day: 25}\n")
+    got = dues(plan)
+    assert got["2026-01"] == date(2026, 1, 23)  # Sunday → Friday
+    assert got["2026-02"] == date(2026, 2, 25)  # a Wednesday stays
+    assert got["2026-04"] == date(2026, 4, 24)  # Saturday → Friday
+    assert got["2026-10"] == date(2026, 10, 23)  # Sunday → Friday
+    assert len(got) == 12
+
+
+def test_quarterly_due_dates_follow_holidays_and_adjusted_working_days(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: quarter\n  due: {month: 3, day: 20}\n")
+    assert dues(plan) == {
+        "2026-Q1": date(2026, 3, 20),  # Friday
+        "2026-Q2": date(2026, 6, 18),  # Sat 20th → Fri 19th is Dragon Boat Festival → Thu 18th
+        "2026-Q3": date(2026, 9, 20),  # a Sunday, but a working day in 2026
+        "2026-Q4": date(2026, 12, 18),  # Sunday → Friday
+    }
+
+
+def test_first_working_day_of_the_year_is_the_worked_sunday(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: year\n  due: {month: 1, workday: 1}\n")
+    assert dues(plan) == {"2026": date(2026, 1, 4)}
+
+
+def test_first_working_day_after_national_day(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: month\n  due: {workday: 1}\n")
+    got = dues(plan)
+    assert got["2026-10"] == date(2026, 10, 8)
+    assert got["2026-02"] == date(2026, 2, 2)
+
+
+def test_last_working_day_of_the_half_year(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: half-year\n  due: last-workday\n")
+    assert dues(plan) == {"2026-H1": date(2026, 6, 30), "2026-H2": date(2026, 12, 31)}
+
+
+def test_last_friday_on_mid_autumn_moves_to_thursday(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: month\n  due: {weekday: fri, nth: -1}\n")
+    assert dues(plan)["2026-09"] == date(2026, 9, 24)
+
+
+def test_weekly_duty_in_the_spring_festival_week_falls_on_the_worked_saturday_before(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: week\n  due: {weekday: fri}\n")
+    got = {o.period: o.due for o in expand(plan, *WIDE)}
+    assert got["2026-W08"] == date(2026, 2, 14)
+    assert len(got) == 53  # 2026 begins on a Thursday: 53 ISO weeks
+    # Week 1 runs from Monday 2025-12-29; its Friday (Jan 2) is a day off, so it is due in 2025.
+    assert got["2026-W01"] == date(2025, 12, 31)
+
+
+def test_keep_leaves_a_holiday_due_date_alone(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: once\n  due: 2026-10-01\n  if_not_workday: keep\n")
+    assert dues(plan) == {"2026-10-01": date(2026, 10, 1)}
+
+
+def test_extra_holidays_and_workdays_from_the_plan_override_the_package(tmp_path):
+    extra = "  calendar:\n    extra_holidays: [2026-03-20]\n    extra_workdays: [2026-06-20]\n"
+    text = HEADER.replace("  year: 2026\n", "  year: 2026\n" + extra)
+    file = tmp_path / "p.yaml"
+    file.write_text(text + textwrap.indent(DUTY + "  every: quarter\n  due: {month: 3, day: 20}\n", "  "), encoding="utf-8")
+    plan, _ = load_plan_file(file)
+    got = dues(plan)
+    assert got["2026-Q1"] == date(2026, 3, 19)
+    assert got["2026-Q2"] == date(2026, 6, 20)
+
+
+def test_for_each_makes_one_occurrence_per_person_and_skips_talking_to_oneself(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: month\n  for_each: members\n")
+    roster = Roster((
+        Person("zhang", "张伟", roles=("sec", "members")),
+        Person("li", "李娜", roles=("members",)),
+        Person("wang", "王强", roles=("members",)),
+    ))
+    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+    assert [o.id for o in occ] == ["d/2026-03/li", "d/2026-03/wang"]
+    assert all(o.assignees == ("zhang",) for o in occ)
+    assert [o.id for o in for_person(occ, "li")] == ["d/2026-03/li"]
+
+
+def test_per_event_duties_come_from_recorded_events(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: per-event\n  remind: [3d]\n")
+    events = [Event("d", date(2026, 10, 3)), Event("d", date(2026, 3, 10)), Event("other", date(2026, 3, 11))]
+    occ = expand(plan, *YEAR, events=events)
+    assert [(o.id, o.due, o.opens) for o in occ] == [
+        ("d/2026-03-10", date(2026, 3, 10), date(2026, 3, 7)),
+        ("d/2026-10-03", date(2026, 9, 30), date(2026, 9, 27)),
+    ]
+
+
+def test_rrule_obligations_match_dateutil_on_the_same_rule(tmp_path):
+    rules = ["FREQ=MONTHLY;BYMONTHDAY=15", "FREQ=WEEKLY;BYDAY=TU,TH;INTERVAL=2",
+             "FREQ=MONTHLY;BYDAY=-1FR", "FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=1"]
+    for rule in rules:
+        plan = plan_from(tmp_path, DUTY + f"  every: \"rrule:{rule}\"\n  if_not_workday: keep\n")
+        expected = [d.date() for d in dateutil_rrule.rrulestr(rule, dtstart=datetime(2026, 1, 1))
+                    .between(datetime(2026, 1, 1), datetime(2026, 12, 31, 23, 59), inc=True)]
+        assert [o.due for o in expand(plan, *YEAR)] == expected, rule
+
+
+def test_window_keeps_exactly_the_occurrences_due_inside_it(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: month\n")
+    full = expand(plan, *YEAR)
+    part = expand(plan, date(2026, 3, 1), date(2026, 5, 31))
+    assert part == [o for o in full if date(2026, 3, 1) <= o.due <= date(2026, 5, 31)]
+    assert expand(plan, date(2027, 1, 1), date(2027, 12, 31)) == []
+
+
+def test_target_progress_reports_fall_on_the_last_working_day_of_each_quarter(tmp_path):
+    extra = "targets:\n  - {id: docs, item: 4, title: 审核文稿, source: 全年审核文稿不少于500篇, at_least: 500, unit: 篇, owner: sec}\n"
+    plan = plan_from(tmp_path, DUTY + "  every: year\n", extra)
+    reports = [o for o in expand(plan, *YEAR) if o.kind == "report"]
+    assert [(o.id, o.due) for o in reports] == [
+        ("docs/2026-Q1", date(2026, 3, 31)), ("docs/2026-Q2", date(2026, 6, 30)),
+        ("docs/2026-Q3", date(2026, 9, 30)), ("docs/2026-Q4", date(2026, 12, 31)),
+    ]
+
+
+# --- invariants ----------------------------------------------------------------------------
+
+PERIOD_COUNTS = {Cadence.WEEK: 53, Cadence.MONTH: 12, Cadence.QUARTER: 4, Cadence.HALF_YEAR: 2, Cadence.YEAR: 1}
+
+
+@st.composite
+def obligations(draw, ident="x"):
+    cadence = draw(st.sampled_from(list(PERIOD_COUNTS)))
+    shift = draw(st.sampled_from(list(Shift)))
+    if cadence == Cadence.WEEK:
+        rule = draw(st.one_of(st.builds(DueRule, weekday=st.integers(0, 6)), st.just(DueRule(workday=-1))))
+    else:
+        month = draw(st.one_of(st.none(), st.integers(1, cadence.months)))
+        rule = draw(st.one_of(
+            st.builds(DueRule, month=st.just(month), day=st.integers(1, 28)),
+            st.builds(DueRule, month=st.just(month), weekday=st.integers(0, 6), nth=st.sampled_from([1, 2, 3, 4, -1])),
+            st.builds(DueRule, month=st.just(month), workday=st.sampled_from([1, 2, 5, -1, -2])),
+        ))
+    return Obligation(id=ident, item=1, title="t", source="s", every=cadence, owner="sec", due=rule,
+                      if_not_workday=shift)
+
+
+def _plan(*obs: Obligation) -> Plan:
+    return Plan(title="t", year=2026, file="t.yaml", roles={"sec": "书记"}, obligations=obs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(obligations())
+def test_one_occurrence_per_period_due_inside_it_and_on_a_working_day(ob):
+    occ = expand(_plan(ob), *WIDE)
+    assert len(occ) == PERIOD_COUNTS[ob.every]
+    periods = {p.label: p for p in periods_of(ob.every, 2026)}
+    for o in occ:
+        period = periods[o.period]
+        if ob.if_not_workday != Shift.KEEP:
+            assert CAL.is_workday(o.due)
+            # The date leaves its period only when no working day inside it is in reach.
+            if not period.start <= o.due <= period.end:
+                assert not _inside_reachable(period, o)
+        else:
+            assert o.due == o.nominal_due
+            assert period.start <= o.due <= period.end
+        assert o.opens <= o.due
+
+
+def _inside_reachable(period, o):
+    return any(period.start <= d <= period.end for d in (CAL.previous_workday(o.nominal_due), CAL.next_workday(o.nominal_due)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(obligations("a"), obligations("b"))
+def test_ids_are_stable_across_runs_and_unchanged_by_unrelated_edits(a, b):
+    alone = [(o.id, o.due) for o in expand(_plan(a), *YEAR)]
+    again = [(o.id, o.due) for o in expand(_plan(a), *YEAR)]
+    together = [(o.id, o.due) for o in expand(_plan(b, a), *YEAR) if o.obligation == "a"]
+    assert alone == again == sorted(together, key=lambda x: (x[1], x[0]))
+    assert len({i for i, _ in alone}) == len(alone)
+
+
+@pytest.mark.parametrize("cadence,count", [(c, n) for c, n in PERIOD_COUNTS.items()])
+def test_period_labels(cadence, count):
+    labels = [p.label for p in periods_of(cadence, 2026)]
+    assert len(labels) == count
+    assert {Cadence.MONTH: "2026-03", Cadence.QUARTER: "2026-Q2", Cadence.HALF_YEAR: "2026-H1",
+            Cadence.YEAR: "2026", Cadence.WEEK: "2026-W05"}[cadence] in labels
