@@ -5,10 +5,12 @@ Bad settings fail fast with the variable's name and the values it accepts.
 
 from __future__ import annotations
 
+import os
 import zoneinfo
 from pathlib import Path
+from typing import Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from daemon import defaults
@@ -30,13 +32,22 @@ class Settings(BaseSettings):
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"
 
+    # Email. Without an SMTP host, mail goes to the Maildir (the embedded default).
+    smtp_host: str | None = None
+    smtp_port: int | None = None  # default by security: 25, 587 (starttls), 465 (tls)
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = defaults.SMTP_TIMEOUT_SECONDS
+    mail_from: str = "planbell <planbell@localhost>"
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone name such as Asia/Shanghai") from None
+            raise ValueError("不是 IANA 时区名;请写成如 Asia/Shanghai 的形式") from None
         return value
 
     @field_validator("log_level")
@@ -44,19 +55,36 @@ class Settings(BaseSettings):
     def _known_level(cls, value: str) -> str:
         levels = ("DEBUG", "INFO", "WARNING", "ERROR")
         if value.upper() not in levels:
-            raise ValueError("is not one of: " + ", ".join(levels))
+            raise ValueError("不是可用的日志级别;可选:" + "、".join(levels))
         return value.upper()
+
+
+# Secrets may also come from files (Docker/systemd credentials): PLANBELL_SMTP_PASSWORD_FILE.
+SECRET_FIELDS = ("smtp_password",)
+
+
+def _secrets_from_files() -> dict[str, str]:
+    out = {}
+    for name in SECRET_FIELDS:
+        var = f"PLANBELL_{name.upper()}_FILE"
+        path = os.environ.get(var)
+        if path:
+            try:
+                out[name] = Path(path).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"设置 {var}={path!r} 有误:无法读取该文件({exc.strerror or exc})") from None
+    return out
 
 
 def load_settings(**overrides) -> Settings:
     """Settings, or ConfigError naming each bad variable (never a pydantic dump)."""
     try:
-        return Settings(**overrides)
+        return Settings(**{**_secrets_from_files(), **overrides})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             name = "PLANBELL_" + "_".join(str(p) for p in err["loc"]).upper()
-            value = err.get("input")
+            value = "***" if err["loc"] and err["loc"][0] in SECRET_FIELDS else err.get("input")
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"设置 {name}={value!r} 有误:{message}")
         raise ConfigError("\n".join(lines)) from None

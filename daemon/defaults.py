@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 # Every rule is read in the plan's zone; the first plans served are Chinese offices.
 TIMEZONE = "Asia/Shanghai"
 
@@ -23,3 +25,41 @@ OPEN_DAYS_WITHOUT_PERIOD = 7
 
 # How far the agenda shows by default when no --to is given.
 AGENDA_DAYS = 30
+
+# A relay that has not answered in this long is down, not slow; the dispatcher will retry.
+SMTP_TIMEOUT_SECONDS = 10.0
+
+# Overdue: a reminder the working day after the due date, then weekly, three in all; past
+# that, escalation has told someone who can act, and more mail would only be ignored.
+OVERDUE_REMINDERS = 3
+OVERDUE_EVERY_DAYS = 7
+
+# A message due more than this long ago when the daemon comes back is not sent (a two-week-old
+# "due tomorrow" helps nobody); what is skipped this way is reported to the admins instead.
+LATE_HORIZON = timedelta(days=7)
+
+# A message sent more than this after its time says so in its text ("this reminder is late").
+LATE_AFTER = timedelta(hours=1)
+
+# A claimed message whose claimer died is taken over after this lease expires. Longer than any
+# single send (SMTP timeout plus rendering), short enough that a crash delays little.
+CLAIM_LEASE = timedelta(minutes=2)
+
+# Retries: exponential backoff from 1 minute, capped at 1 hour, with jitter; give up after 8.
+RETRY_BASE_SECONDS = 60
+RETRY_MAX_SECONDS = 3600
+MAX_ATTEMPTS = 8
+
+# Messages claimed per database round trip: enough to amortise the query, few enough that a
+# stop request is honoured quickly.
+CLAIM_BATCH = 50
+
+# The safety sweep wakes the dispatcher even if no wake-up was scheduled (clock jumps, rows
+# written by another instance or the CLI).
+SWEEP_SECONDS = 60
+
+# How often the schedule and roster files are checked for edits (the issue asks for < 5 s).
+RELOAD_POLL_SECONDS = 2
+
+# Role whose members receive admin alerts (bad schedule edits, failed deliveries).
+ADMIN_ROLE = "admin"

@@ -30,7 +30,9 @@ def build_calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
+    # X- properties are TEXT by default (RFC 5545 3.8.8.2), but icalendar would write this one
+    # raw: a comma, semicolon or backslash in a plan title must be escaped like in SUMMARY.
+    cal.add("x-wr-calname", icalendar.vText(name))
     cal.add("x-wr-timezone", timezone)
     entries = list(entries)
     years = [o.due.year for _, o in entries] or [now.year]

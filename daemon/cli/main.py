@@ -3,6 +3,7 @@ Chinese sentences with exit status 2 (never a traceback)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from datetime import date
 from pathlib import Path
@@ -56,8 +57,38 @@ class App:
 
 pass_app = click.make_pass_decorator(App, ensure=True)
 
+# Commands are imported when used: `validate` should not pay for SQLAlchemy and APScheduler.
+COMMANDS = {
+    "validate": "daemon.cli.plan_commands:validate",
+    "agenda": "daemon.cli.plan_commands:agenda",
+    "targets": "daemon.cli.plan_commands:targets",
+    "coverage": "daemon.cli.plan_commands:coverage",
+    "ics": "daemon.cli.plan_commands:ics",
+    "run": "daemon.cli.run_command:run",
+    "simulate": "daemon.cli.store_commands:simulate",
+    "done": "daemon.cli.store_commands:done",
+    "skip": "daemon.cli.store_commands:skip",
+    "reopen": "daemon.cli.store_commands:reopen",
+    "event": "daemon.cli.store_commands:event",
+    "progress": "daemon.cli.store_commands:progress",
+    "ledger": "daemon.cli.ledger_command:ledger",
+    "status": "daemon.cli.store_commands:status",
+    "db": "daemon.cli.store_commands:db",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="planbell", message="planbell %(version)s")
 def cli() -> None:
     """planbell:把年度工作要点变成不会被忘记的提醒。
@@ -74,7 +105,7 @@ def cli() -> None:
 
 
 def register() -> None:
-    from daemon.cli import plan_commands, run_command  # noqa: F401  (commands register themselves)
+    """Kept for callers from before commands were loaded lazily; nothing to do now."""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,9 +12,8 @@ import click
 
 from daemon import clock, defaults
 from daemon.agenda import as_json, entries
-from daemon.cli.main import DATE, EXIT_USAGE, App, cli, pass_app
+from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.table import table
-from daemon.ics import build_calendar
 from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.fields import suggest
 from daemon.plan.loader import load_plan_file
@@ -52,7 +51,7 @@ def _check_person_role(schedule: Schedule, person: str | None, role: str | None)
         raise click.BadParameter(f"日程中没有角色 '{role}'{suggest(role, roles)}", param_hint="--role")
 
 
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @pass_app
 def validate(app: App, paths: tuple[Path, ...]) -> None:
@@ -95,7 +94,7 @@ def validate(app: App, paths: tuple[Path, ...]) -> None:
         raise ScheduleInvalid(errors)
 
 
-@cli.command()
+@click.command()
 @click.option("--from", "start", type=DATE, help="开始日期(含),默认今天")
 @click.option("--to", "end", type=DATE, help=f"结束日期(含),默认开始后 {defaults.AGENDA_DAYS} 天")
 @click.option("--person", help="只看某人(名册中的 id)")
@@ -134,7 +133,7 @@ def agenda(app: App, start, end, person, role, fmt) -> None:
         click.echo("* 原定日期不是工作日,已按规则调整。")
 
 
-@cli.command()
+@click.command()
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @pass_app
 def targets(app: App, fmt) -> None:
@@ -158,7 +157,7 @@ def targets(app: App, fmt) -> None:
     click.echo(table(["编号", "条目", "指标", "要求", "周期", "责任"], rows, {2: 36}))
 
 
-@cli.command()
+@click.command()
 @pass_app
 def coverage(app: App) -> None:
     """对照工作要点的各条目,列出每条对应的职责和指标;没有任何对应的条目会被标出(退出状态 1)。"""
@@ -185,7 +184,7 @@ def coverage(app: App) -> None:
     click.echo("\n每个条目都有对应的职责或指标。")
 
 
-@cli.command()
+@click.command()
 @click.option("--from", "start", type=DATE, required=True, help="开始日期(含)")
 @click.option("--to", "end", type=DATE, required=True, help="结束日期(含)")
 @click.option("--person", help="只导出某人的事项(名册中的 id)")
@@ -198,6 +197,8 @@ def ics(app: App, start, end, person, out: Path) -> None:
     例:planbell ics --from 2026-01-01 --to 2026-12-31 --out 2026.ics
         planbell ics --from 2026-01-01 --to 2026-12-31 --person li-na --out li-na.ics
     """
+    from daemon.ics import build_calendar  # icalendar is slow to import; only this command needs it
+
     start, end = _window(app, start, end)
     schedule = app.schedule()
     _check_person_role(schedule, person, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar as _calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from daemon.plan.model import LAST_DAY, Cadence, DueRule
 from daemon.plan.workdays import WorkdayCalendar
@@ -35,6 +36,11 @@ class Period:
 
 def periods_of(cadence: Cadence, year: int) -> list[Period]:
     """The calendar periods of a cadence that belong to ``year``."""
+    return list(_periods_of(cadence, year))
+
+
+@cache
+def _periods_of(cadence: Cadence, year: int) -> tuple[Period, ...]:
     if cadence == Cadence.WEEK:
         # ISO weeks of the ISO week-year: a week belongs to the year that holds its Thursday.
         monday = date.fromisocalendar(year, 1, 1)
@@ -42,7 +48,7 @@ def periods_of(cadence: Cadence, year: int) -> list[Period]:
         while monday.isocalendar().year == year:
             out.append(Period(f"{year}-W{monday.isocalendar().week:02d}", monday, monday + timedelta(days=6)))
             monday += timedelta(days=7)
-        return out
+        return tuple(out)
     span = cadence.months
     if not span:
         raise ValueError(f"{cadence} has no calendar periods")
@@ -52,7 +58,7 @@ def periods_of(cadence: Cadence, year: int) -> list[Period]:
         last_month = first_month + span - 1
         end = date(year, last_month, _calendar.monthrange(year, last_month)[1])
         out.append(Period(_label(cadence, year, index), start, end))
-    return out
+    return tuple(out)
 
 
 def _label(cadence: Cadence, year: int, index: int) -> str:
@@ -86,22 +92,16 @@ def nominal_due(rule: DueRule, cadence: Cadence, period: Period, cal: WorkdayCal
             raise DueRuleError(f"{first.year}年{first.month}月只有 {len(workdays)} 个工作日,没有第 {rule.workday} 个")
         return workdays[index]
     if rule.weekday is not None:
-        matches = [d for d in _days(first, last) if d.weekday() == rule.weekday]
+        # Days of the month on that weekday: every 7th from the first one.
+        matches = range(1 + (rule.weekday - first.weekday()) % 7, days_in_month + 1, 7)
         nth = rule.nth or 1
         index = nth - 1 if nth > 0 else nth
         if not -len(matches) <= index < len(matches):
             raise DueRuleError(f"{first.year}年{first.month}月没有第 {nth} 个{WEEKDAY_NAMES[rule.weekday]}")
-        return matches[index]
+        return first.replace(day=matches[index])
     day = rule.day if rule.day is not None else LAST_DAY
     if day == LAST_DAY:
         return last
     if day > days_in_month:
         raise DueRuleError(f"{first.year}年{first.month}月没有 {day} 日;要表示月底请写 day: last")
     return first.replace(day=day)
-
-
-def _days(first: date, last: date):
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)

@@ -41,11 +41,12 @@ class WorkdayCalendar:
 
     def __init__(self, spec: CalendarSpec):
         self.spec = spec
-        self._years: dict[int, bytearray] = {}
+        self._years: dict[int, tuple[int, bytearray]] = {}  # year → (ordinal of 1 Jan, table)
+        self._spans: dict[tuple[date, date], tuple[date, ...]] = {}  # workdays_in, memoised
 
-    def _table(self, year: int) -> bytearray:
-        table = self._years.get(year)
-        if table is None:
+    def _table(self, year: int) -> tuple[int, bytearray]:
+        entry = self._years.get(year)
+        if entry is None:
             days_off, weekend_workdays = _official(self.spec.country, year)
             start = date(year, 1, 1)
             size = (date(year + 1, 1, 1) - start).days
@@ -63,11 +64,12 @@ class WorkdayCalendar:
                 else:
                     working = d.weekday() < 5
                 table[i] = working
-            self._years[year] = table
-        return table
+            entry = self._years[year] = (start.toordinal(), table)
+        return entry
 
     def is_workday(self, day: date) -> bool:
-        return bool(self._table(day.year)[day.timetuple().tm_yday - 1])
+        first, table = self._years.get(day.year) or self._table(day.year)
+        return bool(table[day.toordinal() - first])
 
     def previous_workday(self, day: date) -> date:
         """``day`` itself if it is a working day, else the nearest working day before it."""
@@ -81,9 +83,12 @@ class WorkdayCalendar:
         return day
 
     def workdays_in(self, first: date, last: date) -> list[date]:
-        out, day = [], first
-        while day <= last:
-            if self.is_workday(day):
-                out.append(day)
-            day += ONE_DAY
-        return out
+        span = self._spans.get((first, last))
+        if span is None:
+            out, day = [], first
+            while day <= last:
+                if self.is_workday(day):
+                    out.append(day)
+                day += ONE_DAY
+            span = self._spans[first, last] = tuple(out)
+        return list(span)

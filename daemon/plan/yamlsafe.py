@@ -106,6 +106,10 @@ def _scan_events(text: str, errors: ErrorList) -> bool:
     except yaml.MarkedYAMLError as exc:
         _syntax_error(exc, errors)
         return False
+    except yaml.reader.ReaderError as exc:  # a control character (not a MarkedYAMLError)
+        line = text.count("\n", 0, exc.position) + 1
+        errors.add(line, "", f"含有不允许的控制字符(U+{exc.character:04X});请删去它(常见于从网页或文档复制的文字)")
+        return False
     return True
 
 

@@ -1,0 +1,226 @@
+"""The dispatcher: claim due outbox rows, render, send, record; retry or give up loudly.
+
+Claiming takes a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so two instances never take the
+same row); a claimer that dies leaves a lease that expires, and the row is taken over. A row
+is marked sent only after the channel accepted it, so a crash between the two can repeat one
+message (at most one per crash) but never lose one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from daemon import defaults
+from daemon.admin import alert_admins
+from daemon.compose import Composer, NothingToSay
+from daemon.plan.schedule import Schedule
+from daemon.store.tables import DeliveryRow, MessageRow
+from notifiers.base import Notifier, TransportError
+
+log = logging.getLogger("planbell.dispatch")
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    expired: int = 0
+    late: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def short(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def mask(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local}@…" if domain else address
+
+
+def backoff(attempts: int, retry_after: float | None, rng: random.Random) -> float:
+    delay = min(defaults.RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), defaults.RETRY_MAX_SECONDS)
+    delay *= rng.uniform(0.8, 1.2)  # jitter: instances retrying a shared relay spread out
+    return max(delay, retry_after or 0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        schedule: Callable[[], Schedule],
+        notifiers: dict[str, Notifier],
+        instance: str,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.sessions = sessions
+        self.schedule = schedule
+        self.notifiers = notifiers
+        self.instance = instance
+        self.stop = stop or threading.Event()
+        self.rng = rng or random.Random()
+
+    def run_once(self, now: datetime) -> DispatchStats:
+        """Send everything due at ``now``; returns when nothing due is left (or on stop)."""
+        stats = DispatchStats()
+        self._expire(now, stats)
+        while not self.stop.is_set():
+            claimed = self._claim(now)
+            if not claimed:
+                break
+            composer = Composer(self.schedule())
+            for channel in {row.channel for row in claimed}:
+                notifier = self.notifiers.get(channel)
+                with notifier or _Null():
+                    for row in (r for r in claimed if r.channel == channel):
+                        if self.stop.is_set():
+                            self._release(row.id)
+                            continue
+                        self._deliver(row, notifier, composer, now, stats)
+        return stats
+
+    # --- claiming ----------------------------------------------------------------------
+
+    def _claim(self, now: datetime) -> list[MessageRow]:
+        with self.sessions.begin() as session:
+            due = or_(
+                and_(MessageRow.status == "pending", MessageRow.next_attempt_at <= now),
+                and_(MessageRow.status == "sending", MessageRow.lease_until < now),
+            )
+            query = select(MessageRow).where(due).order_by(MessageRow.next_attempt_at, MessageRow.id)
+            query = query.limit(defaults.CLAIM_BATCH)
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = list(session.scalars(query))
+            for row in rows:
+                if row.status == "sending":
+                    log.warning("%s taking over from %s (lease expired)", short(row.key), row.claimed_by)
+                row.status = "sending"
+                row.lease_until = now + defaults.CLAIM_LEASE
+                row.claimed_by = self.instance
+                row.attempts += 1
+            session.flush()
+            session.expunge_all()
+            return rows
+
+    def _release(self, message_id: int) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(MessageRow).where(MessageRow.id == message_id)
+                            .values(status="pending", lease_until=None, attempts=MessageRow.attempts - 1))
+
+    # --- delivering --------------------------------------------------------------------
+
+    def _deliver(self, row: MessageRow, notifier: Notifier | None, composer: Composer,
+                 now: datetime, stats: DispatchStats) -> None:
+        late = now - row.send_at > defaults.LATE_AFTER
+        try:
+            with self.sessions() as session:
+                outgoing = composer.compose(session, row, now, late)
+        except NothingToSay as reason:
+            self._finish(row.id, now, status="skipped", error=str(reason))
+            stats.skipped += 1
+            log.info("%s %s %s SKIPPED: %s", short(row.key), row.channel, row.person, reason)
+            return
+        except TransportError as exc:  # e.g. no address for this person on this channel
+            self._fail(row, now, exc, 0.0, stats)
+            return
+        if notifier is None:
+            self._fail(row, now, TransportError(f"channel {row.channel!r} is not configured", permanent=True), 0.0, stats)
+            return
+        started = time.monotonic()
+        try:
+            notifier.send(outgoing)
+        except TransportError as exc:
+            self._fail(row, now, exc, time.monotonic() - started, stats)
+            return
+        seconds = time.monotonic() - started
+        self._finish(row.id, now, status="sent", late=late, seconds=seconds)
+        stats.sent += 1
+        stats.late += late
+        log.info("%s %s %s OK %.1fs%s", short(row.key), row.channel, mask(outgoing.to_address), seconds,
+                 " (late)" if late else "")
+
+    def _finish(self, message_id: int, now: datetime, status: str, late: bool = False,
+                seconds: float = 0.0, error: str | None = None) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(MessageRow, message_id)
+            row.status = status
+            row.lease_until = None
+            row.late = late
+            if status == "sent":
+                row.sent_at = now
+            row.last_error = error
+            if status == "sent":
+                session.add(DeliveryRow(message_id=message_id, started_at=now, duration_ms=int(seconds * 1000),
+                                        outcome="ok", instance=self.instance))
+
+    def _fail(self, row: MessageRow, now: datetime, exc: TransportError, seconds: float,
+              stats: DispatchStats) -> None:
+        give_up = exc.permanent or row.attempts >= defaults.MAX_ATTEMPTS
+        with self.sessions.begin() as session:
+            current = session.get(MessageRow, row.id)
+            current.lease_until = None
+            current.last_error = exc.message
+            session.add(DeliveryRow(message_id=row.id, started_at=now, duration_ms=int(seconds * 1000),
+                                    outcome="failed" if give_up else "retry", error=exc.message,
+                                    instance=self.instance))
+            if give_up:
+                current.status = "failed"
+                if current.kind != "admin":  # an alert about a failed alert would loop
+                    alert_admins(session, self.schedule().roster, "delivery-failed", f"{row.key}:{row.attempts}", now,
+                                 {"key": row.key, "recipient": row.person, "channel": row.channel,
+                                  "error": exc.message, "attempts": row.attempts})
+            else:
+                delay = backoff(row.attempts, exc.retry_after, self.rng)
+                current.status = "pending"
+                current.next_attempt_at = now + timedelta(seconds=delay)
+        if give_up:
+            stats.failed += 1
+            stats.errors.append(exc.message)
+            log.error("%s %s %s FAILED after %d attempt(s): %s", short(row.key), row.channel, row.person,
+                      row.attempts, exc.message)
+        else:
+            stats.retried += 1
+            log.warning("%s %s %s RETRY in %.0fs: %s", short(row.key), row.channel, row.person, delay, exc.message)
+
+    # --- downtime ----------------------------------------------------------------------
+
+    def _expire(self, now: datetime, stats: DispatchStats) -> None:
+        """Reminders older than the horizon are not sent; the admins hear what was skipped."""
+        cutoff = now - defaults.LATE_HORIZON
+        with self.sessions.begin() as session:
+            rows = list(session.scalars(select(MessageRow).where(
+                MessageRow.status == "pending", MessageRow.send_at < cutoff,
+                MessageRow.kind.in_(("reminder", "escalation", "digest")))))
+            if not rows:
+                return
+            for row in rows:
+                row.status = "expired"
+            alert_admins(session, self.schedule().roster, "expired", now.date().isoformat(), now, {
+                "count": len(rows), "oldest": min(r.send_at for r in rows).isoformat(),
+                "horizon_days": defaults.LATE_HORIZON.days,
+                "keys": [r.key for r in rows[:50]],
+            })
+        stats.expired += len(rows)
+        log.warning("%d message(s) older than %s expired unsent; admins alerted", len(rows), defaults.LATE_HORIZON)
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None

@@ -1,0 +1,104 @@
+"""The ledger (台账): checking duties off, events, target progress, and the audit trail.
+
+Each function changes the database and records who did it; the CLI only parses and prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.plan.model import Target
+from daemon.store.tables import AuditRow, EventRow, OccurrenceRow, ProgressRow
+
+
+class LedgerError(Exception):
+    """A request the ledger refuses; the message (Chinese) says why and what to do."""
+
+
+def audit(session: Session, now: datetime, actor: str, action: str, subject: str, **detail) -> None:
+    session.add(AuditRow(at=now, actor=actor, action=action, subject=subject, detail=detail))
+
+
+def occurrence(session: Session, occurrence_id: str) -> OccurrenceRow | None:
+    return session.get(OccurrenceRow, occurrence_id)
+
+
+def check_off(session: Session, row: OccurrenceRow, now: datetime, actor: str, by: str | None,
+              note: str | None, evidence: str | None) -> bool:
+    """销号. Returns False when it was already done (nothing changes)."""
+    if row.status == "done":
+        return False
+    if row.status == "cancelled":
+        raise LedgerError(f"{row.id} 已取消(对应职责已从日程中移除),无需销号")
+    row.status, row.done_at, row.done_by, row.note, row.evidence = "done", now, by, note, evidence
+    row.updated_at = now
+    audit(session, now, actor, "done", row.id, by=by, note=note, evidence=evidence)
+    return True
+
+
+def skip(session: Session, row: OccurrenceRow, now: datetime, actor: str, reason: str) -> None:
+    if row.status == "cancelled":
+        raise LedgerError(f"{row.id} 已取消(对应职责已从日程中移除)")
+    row.status, row.done_at, row.done_by, row.note = "skipped", now, actor, reason
+    row.updated_at = now
+    audit(session, now, actor, "skip", row.id, reason=reason)
+
+
+def reopen(session: Session, row: OccurrenceRow, now: datetime, actor: str) -> bool:
+    if row.status == "open":
+        return False
+    if row.status == "cancelled":
+        raise LedgerError(f"{row.id} 已取消(对应职责已从日程中移除),不能重新打开")
+    previous = row.status
+    row.status, row.done_at, row.done_by, row.note, row.evidence = "open", None, None, None, None
+    row.updated_at = now
+    audit(session, now, actor, "reopen", row.id, previous=previous)
+    return True
+
+
+def record_event(session: Session, obligation: str, on: date, now: datetime, actor: str) -> bool:
+    """Start a per-event obligation on ``on``. False when that event was already recorded."""
+    exists = session.scalar(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on))
+    if exists:
+        return False
+    session.add(EventRow(obligation=obligation, on=on, created_at=now, created_by=actor))
+    audit(session, now, actor, "event", obligation, on=on.isoformat())
+    return True
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: float
+    entries: int
+
+
+def progress_of(session: Session, target: str, year: int) -> Progress:
+    rows = list(session.scalars(select(ProgressRow).where(ProgressRow.target == target, ProgressRow.plan_year == year)
+                                .order_by(ProgressRow.id)))
+    return Progress(rows[-1].total if rows else 0.0, len(rows))
+
+
+def record_progress(session: Session, target: Target, year: int, mode: str, amount: float,
+                    note: str | None, now: datetime, actor: str) -> float:
+    """+N adds to the running total, =N sets it; returns the new total."""
+    current = progress_of(session, target.id, year).total
+    total = current + amount if mode == "+" else amount
+    if total < 0:
+        raise LedgerError(f"累计不能为负数(当前 {current:g},本次 {mode}{amount:g})")
+    session.add(ProgressRow(target=target.id, plan_year=year, mode=mode, amount=amount, total=total,
+                            note=note, recorded_at=now, recorded_by=actor))
+    audit(session, now, actor, "progress", target.id, mode=mode, amount=amount, total=total, note=note)
+    return total
+
+
+def expected_by(target: Target, year: int, today: date) -> float:
+    """Where a steady pace through the year would have the target by ``today``."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    if today <= start:
+        return 0.0
+    fraction = min((today - start).days / ((end - start).days + 1), 1.0)
+    return target.value * fraction

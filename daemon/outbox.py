@@ -1,0 +1,86 @@
+"""The outbox: planned messages become rows with a natural unique key, inserted at most once.
+
+Re-planning is an idempotent upsert: a new key is inserted, a pending row gets its items and
+time updated, a pending row nobody wants any more (its duty was checked off) is cancelled.
+Rows that were sent, failed or expired are history and never change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from daemon import defaults
+from daemon.reminders import PlannedMessage
+from daemon.store.tables import MessageRow
+
+PLANNED_KINDS = ("reminder", "escalation")
+
+
+def insert_ignore(session: Session, rows: list[dict]) -> None:
+    """INSERT … ON CONFLICT (key) DO NOTHING: two planners never double a message."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for start in range(0, len(rows), 500):
+        session.execute(insert(MessageRow).values(rows[start:start + 500]).on_conflict_do_nothing(index_elements=["key"]))
+
+
+def enqueue(session: Session, *, key: str, kind: str, person: str, channel: str, send_at: datetime,
+            content: dict, now: datetime) -> None:
+    insert_ignore(session, [_row(key, kind, person, channel, send_at, content, now)])
+
+
+def _row(key, kind, person, channel, send_at, content, now) -> dict:
+    return {
+        "key": key, "kind": kind, "person": person, "channel": channel, "send_at": send_at,
+        "content": content, "status": "pending", "attempts": 0, "next_attempt_at": send_at,
+        "late": False, "created_at": now,
+    }
+
+
+def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: datetime) -> dict[str, int]:
+    """Make pending reminder/escalation rows match ``planned`` (the caller commits)."""
+    counts = {"added": 0, "updated": 0, "cancelled": 0}
+    existing = {
+        row.key: row
+        for row in session.scalars(select(MessageRow).where(MessageRow.kind.in_(PLANNED_KINDS)))
+    }
+    new = []
+    # A message whose time is long past when first planned (a fresh install in November, a
+    # duty added after its date) was never owed: only downtime makes late messages.
+    not_before = now - defaults.LATE_HORIZON
+    for key, message in planned.items():
+        content = {"items": message.items}
+        row = existing.get(key)
+        if row is None:
+            if message.send_at < not_before:
+                continue
+            new.append(_row(key, message.kind, message.person, message.channel, message.send_at, content, now))
+        elif row.status in ("pending", "cancelled") and (row.content != content or row.send_at != message.send_at or row.status == "cancelled"):
+            row.content = content
+            row.send_at = message.send_at
+            if row.attempts == 0:
+                row.next_attempt_at = message.send_at
+            row.status = "pending"
+            counts["updated"] += 1
+    for key, row in existing.items():
+        if key not in planned and row.status == "pending":
+            row.status = "cancelled"
+            counts["cancelled"] += 1
+    insert_ignore(session, new)
+    counts["added"] = len(new)
+    return counts
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(MessageRow).where(MessageRow.status.in_(("pending", "sending")))) or 0
+
+
+def next_wake(session: Session) -> datetime | None:
+    """When the next pending message is due (the dispatcher's next alarm)."""
+    return session.scalar(select(func.min(MessageRow.next_attempt_at)).where(MessageRow.status == "pending"))

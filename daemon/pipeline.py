@@ -1,0 +1,53 @@
+"""One refresh of the database from the schedule: sync occurrences, then re-plan reminders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.outbox import apply_plan
+from daemon.plan.schedule import Schedule
+from daemon.plan.workdays import WorkdayCalendar
+from daemon.reminders import OpenDuty, Timing, plan_messages
+from daemon.store.db import serialize
+from daemon.store.tables import OccurrenceRow
+from daemon.sync import SyncResult, sync
+
+
+@dataclass
+class RefreshResult:
+    sync: SyncResult
+    messages: dict[str, int]
+
+
+def timings(schedule: Schedule) -> dict[int, Timing]:
+    return {
+        plan.year: Timing(WorkdayCalendar(plan.calendar), plan.send_at, plan.timezone)
+        for plan in schedule.plans
+    }
+
+
+def open_duties(session: Session, schedule: Schedule):
+    by_year = timings(schedule)
+    rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.status == "open"))
+    for row in rows:
+        timing = by_year.get(row.plan_year)
+        if timing is None:
+            continue
+        yield OpenDuty(
+            id=row.id, kind=row.kind, opens=row.opens, due=row.due,
+            assignees=tuple(row.assignees), remind_days=tuple(row.remind_days),
+            escalate_to=row.escalate_to, escalate_after=row.escalate_after,
+        ), timing
+
+
+def refresh(session: Session, schedule: Schedule, now: datetime) -> RefreshResult:
+    """Sync and re-plan in one transaction (the caller commits)."""
+    serialize(session, "planbell-refresh")
+    synced = sync(session, schedule, now)
+    session.flush()
+    planned = plan_messages(open_duties(session, schedule), schedule.roster)
+    return RefreshResult(synced, apply_plan(session, planned, now))

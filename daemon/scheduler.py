@@ -1,0 +1,91 @@
+"""APScheduler as the clock, and nothing more.
+
+It wakes the dispatcher at the next due message (plus a safety sweep), polls the schedule files
+for edits, and re-plans once a day. It holds no state that the database and the YAML cannot
+rebuild: jobs live in memory and are recreated at every start.
+
+Job settings, chosen deliberately:
+- one worker thread: jobs never overlap, so one process never races itself;
+- ``coalesce=True``: a wake-up missed while busy runs once, not once per miss;
+- ``misfire_grace_time=None``: a late wake-up still runs (APScheduler's 1 s default would
+  silently drop it after a laptop sleep or a long send batch); the database says what is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from daemon import clock, defaults
+from daemon.service import Service
+
+log = logging.getLogger("planbell")
+
+
+class Clockwork:
+    def __init__(self, service: Service, timezone: str):
+        self.service = service
+        self.scheduler = BlockingScheduler(
+            timezone=timezone,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=defaults.SWEEP_SECONDS), id="sweep")
+        self.scheduler.add_job(self.poll_schedule, IntervalTrigger(seconds=defaults.RELOAD_POLL_SECONDS), id="reload")
+        self.scheduler.add_job(self.daily, CronTrigger(hour=0, minute=5, timezone=timezone), id="daily")
+
+    def start(self) -> None:
+        """Blocks until stop() (from a signal handler)."""
+        self.scheduler.add_job(self.tick, id="first")
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.service.stop.set()  # the dispatcher stops claiming; the send in flight finishes
+        self.scheduler.shutdown(wait=False)
+
+    def tick(self) -> None:
+        """Send what is due, then set the alarm for the next due message."""
+        try:
+            self.service.dispatch(clock.now())
+        except Exception:  # the daemon never dies of one bad run (database away, bug)
+            log.exception("dispatch failed; will try again at the next wake-up")
+        self.arm()
+
+    def arm(self) -> None:
+        if self.service.stop.is_set():
+            return
+        try:
+            wake = self.service.next_wake()
+        except Exception:
+            log.exception("could not read the next wake-up time; the sweep will retry")
+            return
+        if wake is None:
+            self._remove("wake")
+            return
+        run_at = max(wake, clock.now()) + timedelta(milliseconds=50)
+        self.scheduler.add_job(self.tick, DateTrigger(run_date=run_at), id="wake", replace_existing=True)
+
+    def _remove(self, job_id: str) -> None:
+        if self.scheduler.get_job(job_id):
+            self.scheduler.remove_job(job_id)
+
+    def poll_schedule(self) -> None:
+        try:
+            if self.service.reload(clock.now()):
+                self.tick()
+        except Exception:
+            log.exception("schedule reload failed; keeping the running schedule")
+
+    def daily(self) -> None:
+        """Re-plan once a day: overdue stages and escalations follow the calendar."""
+        try:
+            self.service.refresh(clock.now())
+        except Exception:
+            log.exception("daily refresh failed; will retry tomorrow or at the next reload")
+        self.tick()

@@ -1,0 +1,149 @@
+"""The service's working parts, wired once: store, last good schedule, notifiers, dispatcher.
+
+`planbell run` drives it from APScheduler; `planbell simulate` from a virtual clock; the CLI
+commands use its store. Every method takes ``now``: nothing in here reads the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from daemon.admin import alert_admins
+from daemon.config import Settings
+from daemon.dispatch import Dispatcher, DispatchStats
+from daemon.outbox import next_wake
+from daemon.pipeline import RefreshResult, refresh
+from daemon.plan.errors import ScheduleInvalid
+from daemon.plan.schedule import Schedule, load_schedule, plan_files, resolve_roster
+from daemon.store.db import make_engine, sessions, upgrade
+from daemon.store.state import set_state
+from notifiers.base import Notifier
+
+log = logging.getLogger("planbell")
+
+
+@dataclass
+class ReloadOutcome:
+    changed: bool
+    schedule: Schedule | None = None
+    errors: list | None = None
+
+
+class ScheduleWatch:
+    """Keeps the last good schedule; notices edits by the files' size and mtime."""
+
+    def __init__(self, schedules: Path, roster: Path):
+        self.schedules = Path(schedules)
+        self.roster = Path(roster)
+        self.current: Schedule | None = None
+        self._fingerprint: tuple = ()
+        self.rejected_version: str | None = None
+
+    def files(self) -> list[Path]:
+        files = plan_files([self.schedules]) if self.schedules.exists() else []
+        return [*files, resolve_roster(self.roster)]
+
+    def fingerprint(self) -> tuple:
+        out = []
+        for file in self.files():
+            try:
+                stat = file.stat()
+                out.append((str(file), stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                out.append((str(file), None, None))
+        return tuple(out)
+
+    def load(self) -> Schedule:
+        """First load: a bad schedule here is fatal (there is no last good one to keep)."""
+        self._fingerprint = self.fingerprint()
+        self.current = load_schedule(self.schedules, self.roster)
+        return self.current
+
+    def poll(self) -> ReloadOutcome:
+        fingerprint = self.fingerprint()
+        if fingerprint == self._fingerprint:
+            return ReloadOutcome(False)
+        self._fingerprint = fingerprint
+        try:
+            schedule = load_schedule(self.schedules, self.roster)
+        except ScheduleInvalid as exc:
+            return ReloadOutcome(True, errors=exc.errors)
+        if self.current is not None and schedule.version == self.current.version:
+            return ReloadOutcome(False)  # touched, not changed
+        self.current = schedule
+        return ReloadOutcome(True, schedule=schedule)
+
+
+class Service:
+    def __init__(self, settings: Settings, notifiers: dict[str, Notifier], instance: str | None = None):
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        upgrade(self.engine)
+        self.sessions = sessions(self.engine)
+        self.watch = ScheduleWatch(settings.schedules, settings.roster)
+        self.notifiers = notifiers
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.stop = threading.Event()
+        self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule, notifiers, self.instance, self.stop)
+
+    @property
+    def schedule(self) -> Schedule:
+        return self.watch.current
+
+    def start(self, now: datetime) -> RefreshResult:
+        self.watch.load()
+        return self.refresh(now)
+
+    def refresh(self, now: datetime) -> RefreshResult:
+        with self.sessions.begin() as session:
+            result = refresh(session, self.schedule, now)
+            set_state(session, "schedule_version", self.schedule.version, now)
+        return result
+
+    def dispatch(self, now: datetime) -> DispatchStats:
+        stats = self.dispatcher.run_once(now)
+        with self.sessions.begin() as session:
+            set_state(session, "last_dispatch_at", now.isoformat(), now)
+        return stats
+
+    def reload(self, now: datetime) -> bool:
+        """Apply a schedule edit if there is one; a bad edit is refused and the admins told
+        once per bad version. Returns whether a new schedule is now running."""
+        outcome = self.watch.poll()
+        if not outcome.changed:
+            return False
+        if outcome.errors is not None:
+            for error in outcome.errors:
+                log.error("schedule edit refused: %s", error)
+            bad_version = "|".join(str(e) for e in outcome.errors)
+            with self.sessions.begin() as session:
+                set_state(session, "last_reload_error", "\n".join(str(e) for e in outcome.errors), now)
+                alert_admins(session, self.schedule.roster, "schedule-invalid",
+                             _digest(bad_version), now, {
+                                 "errors": [str(e) for e in outcome.errors],
+                                 "running_version": self.schedule.version,
+                             })
+            log.error("keeping schedule %s (%d error(s) in the edit)", self.schedule.version, len(outcome.errors))
+            return False
+        result = self.refresh(now)
+        with self.sessions.begin() as session:
+            set_state(session, "last_reload_error", "", now)
+        log.info("schedule reloaded: version %s; occurrences +%d ~%d -%d; messages +%d ~%d -%d",
+                 self.schedule.version, result.sync.added, result.sync.updated, result.sync.cancelled,
+                 result.messages["added"], result.messages["updated"], result.messages["cancelled"])
+        return True
+
+    def next_wake(self) -> datetime | None:
+        with self.sessions() as session:
+            return next_wake(session)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,80 @@
+"""Engines, sessions and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(
+            f"PLANBELL_DATABASE_URL={url!r} is not a database URL; use sqlite:///var/planbell.db "
+            "or postgresql+psycopg://user@host:5432/planbell"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5)
+    raise DatabaseUrlError(f"PLANBELL_DATABASE_URL: {parsed.get_backend_name()!r} is not supported; use sqlite or postgresql")
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Transactions are begun by _sqlite_begin_immediate, not by the driver.
+    dbapi_connection.isolation_level = None
+    # WAL lets the CLI read (and check off duties) while the daemon writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:
+    # A deferred transaction that reads, then writes, fails at once with "database is locked"
+    # when the CLI and the daemon write together; taking the write lock up front makes the
+    # second writer wait (busy_timeout) instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def serialize(session: Session, name: str) -> None:
+    """Make writers of the same kind take turns across instances (PostgreSQL; SQLite has one
+    writer at a time already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema up to date (idempotent; run at every start and by every command)."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

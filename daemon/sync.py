@@ -1,0 +1,91 @@
+"""Sync: make the occurrences table match the schedule's expansion, idempotently.
+
+The same schedule twice changes nothing. An edited due date updates the open occurrence (and
+so its reminders that have not gone out). An occurrence the schedule no longer produces is
+cancelled, never deleted: its history stays in the ledger. Checked-off rows are left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from daemon.plan.expand import Occurrence, expand
+from daemon.plan.model import Event
+from daemon.plan.schedule import Schedule
+from daemon.store.tables import EventRow, OccurrenceRow
+
+# Fields copied from expansion onto an open row; a difference means the schedule changed.
+SYNCED = ("obligation", "kind", "item", "title", "source", "period", "opens", "due", "owner",
+          "assignees", "subject", "escalate_to", "escalate_after", "remind_days")
+
+
+@dataclass
+class SyncResult:
+    added: int = 0
+    updated: int = 0
+    cancelled: int = 0
+    reopened: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.cancelled or self.reopened)
+
+
+def events_of(session: Session) -> list[Event]:
+    return [Event(r.obligation, r.on) for r in session.scalars(select(EventRow))]
+
+
+def expected(schedule: Schedule, events: list[Event]) -> dict[str, tuple[int, Occurrence]]:
+    """Every occurrence of every plan's year, keyed by id, with its plan year."""
+    out = {}
+    for plan in schedule.plans:
+        start, end = date(plan.year - 1, 12, 1), date(plan.year + 1, 1, 31)
+        for o in expand(plan, start, end, roster=schedule.roster, events=events):
+            out[o.id] = (plan.year, o)
+    return out
+
+
+def _fields(o: Occurrence) -> dict:
+    return {
+        "obligation": o.obligation, "kind": o.kind, "item": o.item, "title": o.title,
+        "source": o.source, "period": o.period, "opens": o.opens, "due": o.due, "owner": o.owner,
+        "assignees": list(o.assignees), "subject": o.subject,
+        "escalate_to": o.escalate.to if o.escalate else None,
+        "escalate_after": o.escalate.after_days if o.escalate else None,
+        "remind_days": list(o.remind_days),
+    }
+
+
+def sync(session: Session, schedule: Schedule, now: datetime) -> SyncResult:
+    """Upsert the expansion into ``session`` (the caller commits)."""
+    result = SyncResult()
+    wanted = expected(schedule, events_of(session))
+    years = {plan.year for plan in schedule.plans}
+    rows = {r.id: r for r in session.scalars(select(OccurrenceRow))}
+    for occurrence_id, (year, o) in wanted.items():
+        fields = _fields(o)
+        row = rows.get(occurrence_id)
+        if row is None:
+            session.add(OccurrenceRow(id=occurrence_id, plan_year=year, status="open", updated_at=now, **fields))
+            result.added += 1
+            continue
+        if row.status == "cancelled":
+            row.status = "open"
+            row.updated_at = now
+            result.reopened += 1
+        if row.status == "open" and any(getattr(row, k) != v for k, v in fields.items()):
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.updated_at = now
+            result.updated += 1
+    for occurrence_id, row in rows.items():
+        # Rows of years no plan covers any more (last year's plan removed) are history: keep them.
+        if occurrence_id not in wanted and row.status == "open" and row.plan_year in years:
+            row.status = "cancelled"
+            row.updated_at = now
+            result.cancelled += 1
+    return result
