@@ -1,56 +1,78 @@
-"""Composing: an outbox row becomes a rendered message for one person (words in templates/)."""
+"""Composing: an outbox row becomes a rendered message for one person on one channel.
+
+The words live in templates/ (email: subject, text and HTML from one context; messaging:
+markdown); this module only gathers the context.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon import digest
+from daemon.digest import DigestSettings
+from daemon.ics import occurrence_calendar
 from daemon.plan.schedule import Schedule
 from daemon.render import render
 from daemon.store.tables import MessageRow, OccurrenceRow
-from notifiers.base import Outgoing, TransportError
+from notifiers.base import Attachment, Outgoing, TransportError
 
 
 class NothingToSay(Exception):
-    """The message has nothing left to say (every duty in it was checked off, or the person
-    left the roster): it is skipped, not sent."""
+    """The message has nothing left to say (every duty in it was checked off, an empty digest,
+    the person left the roster): it is skipped, not sent."""
 
 
 class Composer:
-    def __init__(self, schedule: Schedule):
+    def __init__(self, schedule: Schedule, digests: DigestSettings | None = None):
         self.schedule = schedule
         self.roster = schedule.roster
+        self.digests = digests
         self.plans = {plan.year: plan for plan in schedule.plans}
         self.timezone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else "Asia/Shanghai")
+        # A composer lives for one claimed batch (one `now`): the digests of a Monday morning
+        # share one read of the year's ledger instead of one per person.
+        self._ledger: dict[int, tuple[list, dict]] = {}
 
     def compose(self, session: Session, row: MessageRow, now: datetime, late: bool) -> Outgoing:
         person = self.roster.person(row.person)
         if person is None:
             raise NothingToSay(f"{row.person} is no longer in the roster")
-        if not person.email:
-            raise TransportError(f"{person.name} ({person.id}) has no email address in the roster", permanent=True)
+        address = person.address(row.channel)
+        if not address:
+            raise TransportError(f"{person.name} ({person.id}) has no {row.channel} address in the roster", permanent=True)
         today = now.astimezone(self.timezone).date()
-        context = {"person": person, "late": late, "today": today, "send_at": row.send_at.astimezone(self.timezone)}
+        context = {"person": person, "late": late, "today": today,
+                   "send_at": row.send_at.astimezone(self.timezone), "kind": row.kind}
+        occurrence_ids: tuple[str, ...] = ()
+        attachments: tuple[Attachment, ...] = ()
+        template = row.kind
         if row.kind == "admin":
             context.update(topic=row.content["topic"], **row.content["context"])
-            occurrence_ids: tuple[str, ...] = ()
+        elif row.kind == "digest":
+            template = self._digest(session, row, today, now, context)
         else:
             items = self._items(session, row, today)
             if not items:
                 raise NothingToSay("every duty in it was checked off or cancelled")
             context["items"] = items
             occurrence_ids = tuple(dict.fromkeys(i["occurrence"].id for i in items))
-        name = row.kind
-        return Outgoing(
-            key=row.key, kind=row.kind, to_address=person.email, to_name=person.name,
-            subject=render(f"email/{name}.subject.txt", **context).replace("\n", " "),
-            text=render(f"email/{name}.txt", **context),
-            html=render(f"email/{name}.html", **context),
-            occurrence_ids=occurrence_ids, date=now.astimezone(self.timezone),
-        )
+            opening = [i for i in items if i["stage"] == "open"]
+            if row.channel == "email" and opening:
+                # The calendar file comes with the opening notice only: later reminders about
+                # the same duty would add nothing but duplicate invitations.
+                attachments = (self._calendar(opening, now),)
+        subject = render(f"email/{template}.subject.txt", **context).replace("\n", " ")
+        common = {"key": row.key, "kind": row.kind, "to_address": address, "to_name": person.name,
+                  "subject": subject, "occurrence_ids": occurrence_ids, "date": now.astimezone(self.timezone)}
+        if row.channel == "email":
+            return Outgoing(**common, text=render(f"email/{template}.txt", **context),
+                            html=render(f"email/{template}.html", **context), attachments=attachments)
+        markdown = render(f"messaging/{template}.md", **context)
+        return Outgoing(**common, text=markdown, markdown=markdown, mentions=(address,))
 
     def _items(self, session: Session, row: MessageRow, today) -> list[dict]:
         wanted = row.content.get("items", [])
@@ -74,3 +96,29 @@ class Composer:
             })
         out.sort(key=lambda i: (i["occurrence"].due, i["occurrence"].id))
         return out
+
+    def _calendar(self, items: list[dict], now: datetime) -> Attachment:
+        """The duties as calendar events, so one tap puts them in the recipient's calendar."""
+        rows = list({i["occurrence"].id: i["occurrence"] for i in items}.values())
+        plan = self.plans.get(rows[0].plan_year)
+        data = occurrence_calendar(rows, plan, self.roster, now)
+        return Attachment("planbell.ics", "text/calendar; method=PUBLISH", data)
+
+    def _digest(self, session: Session, row: MessageRow, today, now: datetime, context: dict) -> str:
+        spec = row.content["items"][0]
+        plan = self.plans.get(spec["year"])
+        if plan is None:
+            raise NothingToSay(f"no plan for {spec['year']} is loaded")
+        context.update(plan=plan, label=spec["label"])
+        if plan.year not in self._ledger:
+            self._ledger[plan.year] = (digest.year_rows(session, plan.year), digest.progress_by_target(session, plan))
+        rows, progress = self._ledger[plan.year]
+        if spec["scope"] == "overview":
+            context.update(digest.overview(session, rows, progress, plan, today, now - timedelta(days=7)))
+            return "overview"
+        sections = digest.personal(rows, progress, plan, self.roster, row.person, today)
+        if sections["empty"] and not (self.digests and self.digests.send_empty):
+            raise NothingToSay("nothing overdue, due or starting, and no targets")
+        names = {p.id: p.name for p in self.roster.people}
+        context.update(sections, names=names)
+        return "digest"

@@ -9,11 +9,15 @@ import os
 import zoneinfo
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from daemon import defaults
+
+
+WEBHOOK_URL_FIELDS = ("wecom_webhook_url", "dingtalk_webhook_url", "feishu_webhook_url", "webhook_url")
 
 
 class ConfigError(Exception):
@@ -32,6 +36,11 @@ class Settings(BaseSettings):
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"
 
+    # Digests: weekly (first working day of the week), daily (each working day) or off.
+    digest: Literal["weekly", "daily", "off"] = "weekly"
+    digest_at: str = defaults.DIGEST_AT
+    digest_send_empty: bool = False
+
     # Email. Without an SMTP host, mail goes to the Maildir (the embedded default).
     smtp_host: str | None = None
     smtp_port: int | None = None  # default by security: 25, 587 (starttls), 465 (tls)
@@ -41,6 +50,17 @@ class Settings(BaseSettings):
     smtp_timeout: float = defaults.SMTP_TIMEOUT_SECONDS
     mail_from: str = "planbell <planbell@localhost>"
 
+    # Messaging robots (group webhooks), each used once its URL is set. The URLs embed the
+    # robot's key, so they are secrets like the signing secrets.
+    wecom_webhook_url: SecretStr | None = None
+    dingtalk_webhook_url: SecretStr | None = None
+    dingtalk_secret: SecretStr | None = None  # "加签" in the robot's security settings
+    feishu_webhook_url: SecretStr | None = None
+    feishu_secret: SecretStr | None = None  # "签名校验" in the robot's security settings
+    webhook_url: SecretStr | None = None  # generic JSON for an in-house OA system
+    webhook_secret: SecretStr | None = None  # signs each body: X-Planbell-Signature
+    messaging_timeout: float = defaults.MESSAGING_TIMEOUT_SECONDS
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -48,6 +68,28 @@ class Settings(BaseSettings):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("不是 IANA 时区名;请写成如 Asia/Shanghai 的形式") from None
+        return value
+
+    @field_validator("digest_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2):
+            raise ValueError("应是 24 小时制时刻,如 08:30")
+        return value
+
+    @field_validator(*WEBHOOK_URL_FIELDS, "dingtalk_secret", "feishu_secret", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(*WEBHOOK_URL_FIELDS)
+    @classmethod
+    def _web_address(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parts = urlsplit(value.get_secret_value().strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("不是 http(s) 网址;请粘贴机器人设置页给出的完整 Webhook 地址")
         return value
 
     @field_validator("log_level")
@@ -59,8 +101,20 @@ class Settings(BaseSettings):
         return value.upper()
 
 
+def available_channels(settings: Settings) -> tuple[str, ...]:
+    """Channels that can deliver: email always (SMTP or the Maildir), a robot once its webhook
+    is configured. A person's roster channels are narrowed to these."""
+    robots = {"wecom": "wecom_webhook_url", "dingtalk": "dingtalk_webhook_url",
+              "feishu": "feishu_webhook_url", "webhook": "webhook_url"}
+    return ("email", *(name for name, field in robots.items() if getattr(settings, field, None)))
+
+
 # Secrets may also come from files (Docker/systemd credentials): PLANBELL_SMTP_PASSWORD_FILE.
-SECRET_FIELDS = ("smtp_password",)
+SECRET_FIELDS = (
+    "smtp_password",
+    "wecom_webhook_url", "dingtalk_webhook_url", "dingtalk_secret",
+    "feishu_webhook_url", "feishu_secret", "webhook_url", "webhook_secret",
+)
 
 
 def _secrets_from_files() -> dict[str, str]:

@@ -63,3 +63,17 @@ RELOAD_POLL_SECONDS = 2
 
 # Role whose members receive admin alerts (bad schedule edits, failed deliveries).
 ADMIN_ROLE = "admin"
+
+# Digests arrive before the 09:00 reminders, so the week's picture comes first.
+DIGEST_AT = "08:30"
+
+# A robot webhook that has not answered in this long is down, not slow; the dispatcher retries.
+MESSAGING_TIMEOUT_SECONDS = 10.0
+
+# WeCom, DingTalk and Feishu group robots each refuse more than about 20 messages a minute
+# (Feishu allows more, but 20 keeps one setting for all); the dispatcher paces sends to this.
+ROBOT_RATE_PER_MINUTE = 20
+
+# A robot that says "too fast" counts per minute and sends no Retry-After: a minute later
+# its window has moved on.
+ROBOT_RATE_LIMIT_RETRY_SECONDS = 60

@@ -61,6 +61,7 @@ class Dispatcher:
         self,
         sessions: sessionmaker[Session],
         schedule: Callable[[], Schedule],
+        composer: Callable[[], Composer],
         notifiers: dict[str, Notifier],
         instance: str,
         stop: threading.Event | None = None,
@@ -68,6 +69,7 @@ class Dispatcher:
     ):
         self.sessions = sessions
         self.schedule = schedule
+        self.composer = composer
         self.notifiers = notifiers
         self.instance = instance
         self.stop = stop or threading.Event()
@@ -81,7 +83,7 @@ class Dispatcher:
             claimed = self._claim(now)
             if not claimed:
                 break
-            composer = Composer(self.schedule())
+            composer = self.composer()
             for channel in {row.channel for row in claimed}:
                 notifier = self.notifiers.get(channel)
                 with notifier or _Null():
@@ -136,6 +138,10 @@ class Dispatcher:
             return
         except TransportError as exc:  # e.g. no address for this person on this channel
             self._fail(row, now, exc, 0.0, stats)
+            return
+        except Exception as exc:  # a template or data bug: this message fails, the daemon lives
+            log.exception("%s could not be composed", short(row.key))
+            self._fail(row, now, TransportError(f"could not compose the message: {exc!r}", permanent=True), 0.0, stats)
             return
         if notifier is None:
             self._fail(row, now, TransportError(f"channel {row.channel!r} is not configured", permanent=True), 0.0, stats)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import icalendar
 
@@ -37,13 +38,34 @@ def build_calendar(
     entries = list(entries)
     years = [o.due.year for _, o in entries] or [now.year]
     # Only the years shown: the zone's whole history since 1970 only bloats the file.
-    zone = icalendar.Timezone.from_tzid(
-        timezone, first_date=date(min(years), 1, 1), last_date=date(max(years) + 1, 1, 1)
-    )
-    cal.add_component(zone)
+    cal.add_component(_vtimezone(timezone, min(years), max(years)))
     for plan, occurrence in entries:
         cal.add_component(_event(occurrence, plan, roster, now))
     return cal.to_ical()
+
+
+@lru_cache(maxsize=32)
+def _vtimezone(timezone: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    """Only the years shown: the zone's whole history since 1970 only bloats the file. Cached:
+    building it walks every hour of the range (60 ms), and every reminder email attaches one."""
+    return icalendar.Timezone.from_tzid(
+        timezone, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+
+
+def occurrence_calendar(rows, plan: Plan, roster: Roster, now: datetime) -> bytes:
+    """A calendar of stored occurrences (ledger rows), for attaching to a reminder email."""
+    entries = [(plan, _from_row(row)) for row in rows]
+    return build_calendar(entries, roster, now, plan.title, plan.timezone)
+
+
+def _from_row(row) -> Occurrence:
+    return Occurrence(
+        id=row.id, obligation=row.obligation, kind=row.kind, item=row.item, title=row.title,
+        source=row.source, basis=None, period=row.period, opens=row.opens, due=row.due,
+        nominal_due=row.due, owner=row.owner, assignees=tuple(row.assignees), subject=row.subject,
+        participants=(), remind_days=tuple(row.remind_days), escalate=None,
+    )
 
 
 def _event(o: Occurrence, plan: Plan, roster: Roster, now: datetime) -> icalendar.Event:

@@ -13,3 +13,5 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    # APScheduler logs every job run at INFO (a line every poll): operators want our lines.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

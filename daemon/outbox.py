@@ -17,7 +17,7 @@ from daemon import defaults
 from daemon.reminders import PlannedMessage
 from daemon.store.tables import MessageRow
 
-PLANNED_KINDS = ("reminder", "escalation")
+PLANNED_KINDS = ("reminder", "escalation", "digest")
 
 
 def insert_ignore(session: Session, rows: list[dict]) -> None:
@@ -55,7 +55,7 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     # duty added after its date) was never owed: only downtime makes late messages.
     not_before = now - defaults.LATE_HORIZON
     for key, message in planned.items():
-        content = {"items": message.items}
+        content = {"items": message.items}  # digests: [{"scope", "label", "year"}]
         row = existing.get(key)
         if row is None:
             if message.send_at < not_before:

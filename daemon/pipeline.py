@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.digest import DigestSettings, plan_digests
 from daemon.outbox import apply_plan
 from daemon.plan.schedule import Schedule
 from daemon.plan.workdays import WorkdayCalendar
@@ -44,10 +45,15 @@ def open_duties(session: Session, schedule: Schedule):
         ), timing
 
 
-def refresh(session: Session, schedule: Schedule, now: datetime) -> RefreshResult:
+def refresh(session: Session, schedule: Schedule, now: datetime,
+            digests: DigestSettings | None = None, channels: tuple[str, ...] = ("email",)) -> RefreshResult:
     """Sync and re-plan in one transaction (the caller commits)."""
     serialize(session, "planbell-refresh")
     synced = sync(session, schedule, now)
     session.flush()
-    planned = plan_messages(open_duties(session, schedule), schedule.roster)
+    planned = plan_messages(open_duties(session, schedule), schedule.roster, channels)
+    if digests is not None:
+        by_year = timings(schedule)
+        calendars = [(plan, by_year[plan.year].calendar) for plan in schedule.plans]
+        planned |= plan_digests(calendars, schedule.roster, digests)
     return RefreshResult(synced, apply_plan(session, planned, now))

@@ -79,19 +79,23 @@ def escalation_day(duty: OpenDuty, cal: WorkdayCalendar) -> date | None:
     return cal.next_workday(duty.due + timedelta(days=max(duty.escalate_after, 1)))
 
 
-def plan_messages(
-    duties: Iterable[tuple[OpenDuty, Timing]], roster: Roster, channel: str = "email"
-) -> dict[str, PlannedMessage]:
-    """Every message the open duties call for, keyed by their natural unique key."""
+def plan_messages(duties: Iterable[tuple[OpenDuty, Timing]], roster: Roster,
+                  available: Iterable[str] = ("email",)) -> dict[str, PlannedMessage]:
+    """Every message the open duties call for, keyed by their natural unique key: one per
+    person, day, kind and channel (the person's roster channels that are configured; email
+    when none of them is)."""
     messages: dict[str, PlannedMessage] = {}
+    available = set(available)
+    channels = {p.id: tuple(c for c in p.channels if c in available) or ("email",) for p in roster.people}
 
     def add(kind: str, person: str, day: date, timing: Timing, item: dict) -> None:
-        key = f"{kind}:{person}:{day.isoformat()}:{channel}"
-        message = messages.get(key)
-        if message is None:
-            local = datetime.combine(day, timing.send_at, ZoneInfo(timing.timezone))
-            message = messages[key] = PlannedMessage(key, kind, person, channel, local.astimezone(UTC))
-        message.items.append(item)
+        for channel in channels.get(person, ()):
+            key = f"{kind}:{person}:{day.isoformat()}:{channel}"
+            message = messages.get(key)
+            if message is None:
+                local = datetime.combine(day, timing.send_at, ZoneInfo(timing.timezone))
+                message = messages[key] = PlannedMessage(key, kind, person, channel, local.astimezone(UTC))
+            message.items.append(item)
 
     for duty, timing in duties:
         for stage, day in stages(duty, timing.calendar):

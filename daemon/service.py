@@ -16,7 +16,9 @@ from datetime import datetime
 from pathlib import Path
 
 from daemon.admin import alert_admins
+from daemon.compose import Composer
 from daemon.config import Settings
+from daemon.digest import digest_settings
 from daemon.dispatch import Dispatcher, DispatchStats
 from daemon.outbox import next_wake
 from daemon.pipeline import RefreshResult, refresh
@@ -91,7 +93,10 @@ class Service:
         self.notifiers = notifiers
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.stop = threading.Event()
-        self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule, notifiers, self.instance, self.stop)
+        self.digests = digest_settings(settings)
+        self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule,
+                                     lambda: Composer(self.schedule, self.digests),
+                                     notifiers, self.instance, self.stop)
 
     @property
     def schedule(self) -> Schedule:
@@ -103,7 +108,7 @@ class Service:
 
     def refresh(self, now: datetime) -> RefreshResult:
         with self.sessions.begin() as session:
-            result = refresh(session, self.schedule, now)
+            result = refresh(session, self.schedule, now, self.digests, tuple(self.notifiers))
             set_state(session, "schedule_version", self.schedule.version, now)
         return result
 

@@ -3,6 +3,7 @@ as a sentence an operator can act on, marked permanent only when retrying cannot
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -128,11 +129,29 @@ class SmtpNotifier(Notifier):
                         "(many servers offer it only after STARTTLS)",
                         permanent=True,
                     )
-                smtp.login(self.username, self._secret())
+                self._login(smtp)
         except BaseException:
             smtp.close()
             raise
         return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        username, password = self.username, self._secret() or ""
+        if (username + password).isascii():
+            smtp.login(username, password)  # picks CRAM-MD5, PLAIN or LOGIN from the offer
+            return
+        # smtplib encodes credentials as ASCII and dies on anything else; SASL PLAIN
+        # (RFC 4616) carries UTF-8, so a password such as "密码2026" is sent that way.
+        if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+            raise TransportError(
+                f"SMTP server {self._where} does not offer AUTH PLAIN, the only way to send "
+                "a login or password with non-ASCII characters",
+                permanent=True,
+            )
+        token = base64.b64encode(f"\0{username}\0{password}".encode()).decode("ascii")
+        code, reply = smtp.docmd("AUTH", "PLAIN " + token)
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, reply)
 
     def _disconnect(self, politely: bool = False) -> None:
         smtp, self._smtp = self._smtp, None

@@ -32,6 +32,8 @@ MAX_WORD = 75
 # C0/C1 controls (CR, LF, TAB, NUL, ...), Unicode line and paragraph separators (Python's
 # splitlines() treats them as line ends), and lone surrogates (not encodable).
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
+# Path separators, and the characters mail parsers trip over in a filename parameter.
+_UNSAFE_IN_FILENAME = re.compile(r'[\\/"<>]')
 _EW_PREFIX, _EW_SUFFIX = "=?utf-8?b?", "?="
 
 
@@ -79,7 +81,7 @@ def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
             maintype=content_type.maintype,
             subtype=content_type.subtype,
             params=dict(content_type.params),
-            filename=clean(attachment.filename).replace("/", "_").replace("\\", "_"),
+            filename=_UNSAFE_IN_FILENAME.sub("_", clean(attachment.filename)) or None,
         )
     for part in msg.walk():
         # The stdlib stamps MIME-Version on parts it creates; it belongs on the message only.

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-USERNAME = "planbell"
-PASSWORD = "s3cret-Pässword"
+# One account smtplib can log in with itself, one it cannot (non-ASCII password).
+ACCOUNTS = {"planbell": "s3cret-2026", "zhangwei": "密码-s3cret"}
 
 
 def free_port() -> int:
@@ -119,7 +119,9 @@ class Recorder:
             return self.data_reply
         self.last_server = server
         self.received.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session)
+            Received(
+                envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session
+            )
         )
         return "250 Message accepted for delivery"
 
@@ -127,10 +129,10 @@ class Recorder:
 def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
     ok = (
         isinstance(auth_data, LoginPassword)
-        and auth_data.login == USERNAME.encode()
-        and auth_data.password == PASSWORD.encode()
+        and auth_data.login.decode() in ACCOUNTS
+        and auth_data.password == ACCOUNTS[auth_data.login.decode()].encode()
     )
-    return AuthResult(success=ok, handled=False)
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 class Server:

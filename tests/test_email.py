@@ -18,8 +18,7 @@ from notifiers.factory import email_notifier
 from notifiers.maildir import MaildirNotifier
 from notifiers.mime import message_id
 from tests.smtpserver import (
-    PASSWORD,
-    USERNAME,
+    ACCOUNTS,
     Server,
     authenticator,
     free_port,
@@ -183,14 +182,15 @@ def test_script_in_a_title_is_carried_as_given(server):
 
     msg = server.received[0].message
     assert msg.get_content_type() == "text/plain"
-    assert msg.get_content() == title + "\n"
+    assert msg.get_content().replace("\r\n", "\n") == title + "\n"
     assert msg["Subject"] == title
 
 
 # --- TLS and AUTH ---------------------------------------------------------------------------
 
 
-def test_starttls_with_login_delivers(certificate):
+@pytest.mark.parametrize("username", ["planbell", "zhangwei"])  # ASCII and Chinese password
+def test_starttls_with_login_delivers(certificate, username):
     tls = dict(
         tls_context=certificate.server_context(),
         require_starttls=True,
@@ -201,27 +201,29 @@ def test_starttls_with_login_delivers(certificate):
         notifier = plain_notifier(
             server,
             security="starttls",
-            username=USERNAME,
-            password=PASSWORD,
+            username=username,
+            password=ACCOUNTS[username],
             ssl_context=certificate.client_context(),
         )
         notifier.send(outgoing())
 
     [received] = server.received
     assert received.session.authenticated
+    assert received.session.auth_data.login == username.encode()
     assert received.message["Subject"] == SUBJECT
 
 
-def test_wrong_password_is_permanent_and_never_repeated(certificate):
+@pytest.mark.parametrize("username", ["planbell", "zhangwei"])
+def test_wrong_password_is_permanent_and_never_repeated(certificate, username):
     tls = dict(
         tls_context=certificate.server_context(), authenticator=authenticator, auth_required=True
     )
-    wrong = "wrong-" + PASSWORD
+    wrong = "wrong-" + ACCOUNTS[username]
     with Server(**tls) as server:
         notifier = plain_notifier(
             server,
             security="starttls",
-            username=USERNAME,
+            username=username,
             password=wrong,
             ssl_context=certificate.client_context(),
         )
@@ -230,8 +232,8 @@ def test_wrong_password_is_permanent_and_never_repeated(certificate):
 
     error = caught.value
     assert error.permanent
-    assert f"127.0.0.1:{server.port} rejected the login of user 'planbell': 535" in error.message
-    assert wrong not in error.message and PASSWORD not in error.message
+    assert f"127.0.0.1:{server.port} rejected the login of user '{username}': 535" in error.message
+    assert ACCOUNTS[username] not in error.message
     assert server.received == []
 
 
@@ -244,8 +246,8 @@ def test_implicit_tls_delivers(certificate):
         notifier = plain_notifier(
             server,
             security="tls",
-            username=USERNAME,
-            password=PASSWORD,
+            username="planbell",
+            password=ACCOUNTS["planbell"],
             ssl_context=certificate.client_context(),
         )
         notifier.send(outgoing())
@@ -263,7 +265,9 @@ def test_untrusted_certificate_is_a_transient_error_that_says_so(certificate):
             notifier.send(outgoing())
 
     assert not caught.value.permanent
-    assert f"TLS certificate of 127.0.0.1:{server.port} could not be verified" in caught.value.message
+    assert (
+        f"TLS certificate of 127.0.0.1:{server.port} could not be verified" in caught.value.message
+    )
 
 
 def test_server_without_starttls_is_refused_rather_than_sending_in_clear(server):
@@ -378,8 +382,11 @@ def summary(msg) -> list:
     """Everything a reader sees, without the random MIME boundaries."""
     headers = [(k, str(v)) for k, v in msg.items() if k != "Content-Type"]
     parts = [
-        (p.get_content_type(), dict(p["Content-Type"].params) if not p.is_multipart() else None,
-         None if p.is_multipart() else p.get_payload(decode=True))
+        (
+            p.get_content_type(),
+            dict(p["Content-Type"].params) if not p.is_multipart() else None,
+            None if p.is_multipart() else p.get_payload(decode=True),
+        )
         for p in msg.walk()
     ]
     return [headers, parts]
@@ -402,7 +409,11 @@ def test_factory_picks_smtp_with_the_usual_port_when_a_host_is_set(security, por
     notifier = email_notifier(settings)
 
     assert isinstance(notifier, SmtpNotifier)
-    assert (notifier.host, notifier.port, notifier.security) == ("smtp.example.gov.cn", port, security)
+    assert (notifier.host, notifier.port, notifier.security) == (
+        "smtp.example.gov.cn",
+        port,
+        security,
+    )
 
 
 def test_factory_falls_back_to_the_maildir_without_a_host(tmp_path):

@@ -18,6 +18,8 @@ from daemon import clock
 from daemon import ledger as ledger_ops
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.table import table
+from daemon.config import available_channels
+from daemon.digest import digest_settings
 from daemon.ledger import LedgerError
 from daemon.outbox import next_wake
 from daemon.pipeline import refresh
@@ -25,7 +27,7 @@ from daemon.plan.fields import suggest
 from daemon.plan.model import Cadence
 from daemon.render import cn_date
 from daemon.store.db import DatabaseUrlError, make_engine, sessions, upgrade
-from daemon.store.state import get_state
+from daemon.store.state import get_state, set_state
 from daemon.store.tables import MessageRow, OccurrenceRow
 
 
@@ -42,12 +44,15 @@ class Store:
             raise click.ClickException(f"无法连接数据库 {app.settings.database_url}:{exc.orig}") from None
         self.sessions = sessions(self.engine)
         self.schedule = app.schedule()
-        with self.sessions.begin() as session:
-            refresh(session, self.schedule, now)
+        self.digests = digest_settings(app.settings)
+        self.channels = available_channels(app.settings)
+        self.replan(now)
 
     def replan(self, now: datetime) -> None:
         with self.sessions.begin() as session:
-            refresh(session, self.schedule, now)
+            refresh(session, self.schedule, now, self.digests, self.channels)
+            # The database now holds this schedule's expansion: say so, as the service does.
+            set_state(session, "schedule_version", self.schedule.version, now)
 
 
 def _actor(by: str | None) -> str:

@@ -137,6 +137,9 @@ class Plan:
         return self.roles.get(role_id, role_id)
 
 
+CHANNELS = ("email", "wecom", "dingtalk", "feishu", "webhook")
+
+
 @dataclass(frozen=True)
 class Person:
     id: str
@@ -146,6 +149,12 @@ class Person:
     dingtalk: str | None = None
     feishu: str | None = None
     roles: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ("email",)  # where this person wants reminders
+
+    def address(self, channel: str) -> str | None:
+        """This person's id on a channel (the generic webhook addresses people by email)."""
+        return {"email": self.email, "wecom": self.wecom, "dingtalk": self.dingtalk,
+                "feishu": self.feishu, "webhook": self.email or self.id}.get(channel)
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
+from daemon import defaults
 from daemon.plan.errors import ErrorList, ScheduleInvalid
 from daemon.plan.fields import Reader, listing, suggest
 from daemon.plan.loader import read_text
-from daemon.plan.model import Person, Roster
+from daemon.plan.model import CHANNELS, Person, Roster
 from daemon.plan.yamlsafe import YNode, load_yaml
 
-PERSON_KEYS = ("id", "name", "email", "wecom", "dingtalk", "feishu", "roles")
+PERSON_KEYS = ("id", "name", "email", "wecom", "dingtalk", "feishu", "roles", "channels")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
@@ -45,7 +47,7 @@ def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[
         email = _email(reader, get("email"), f"{path}.email")
         person_roles = reader.list_of(get("roles"), f"{path}.roles", reader.slug) or ()
         for j, role in enumerate(person_roles):
-            if roles is not None and role not in roles:
+            if roles is not None and role not in roles and role != defaults.ADMIN_ROLE:
                 role_node = get("roles").items[j] if hasattr(get("roles"), "items") else get("roles")
                 hint = suggest(role, roles) or f";日程里定义的角色:{listing(roles)}"
                 reader.fail(role_node, f"{path}.roles[{j}]", f"日程里没有角色 '{role}'{hint}")
@@ -54,14 +56,29 @@ def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[
                 reader.fail(node, path, f"{what} '{value}' 与第 {seen[value]} 行的人重复;每人的 {what} 要不同")
             elif value:
                 seen[value] = node.line
-        people.append(Person(
+        person = Person(
             id=person_id, name=reader.text(get("name"), f"{path}.name", 30) or "", email=email,
             wecom=reader.text(get("wecom"), f"{path}.wecom", 64),
             dingtalk=reader.text(get("dingtalk"), f"{path}.dingtalk", 64),
             feishu=reader.text(get("feishu"), f"{path}.feishu", 64),
             roles=tuple(person_roles),
-        ))
+        )
+        channels = _channels(reader, get("channels"), f"{path}.channels", person)
+        people.append(replace(person, channels=channels) if channels else person)
     return people
+
+
+def _channels(reader: Reader, node: YNode | None, path: str, person: Person) -> tuple[str, ...] | None:
+    if node is None:
+        return None
+    values = reader.list_of(node, path, lambda n, p: reader.choice(n, p, CHANNELS, "提醒渠道"))
+    if values is None:
+        return None
+    for channel in values:
+        if not person.address(channel) or (channel == "webhook" and not person.email):
+            reader.fail(node, path, f"选择了 {channel} 渠道,但没有填写此人的 {channel if channel != 'webhook' else 'email'} 账号")
+            return None
+    return tuple(dict.fromkeys(values))
 
 
 def _email(reader: Reader, node: YNode | None, path: str) -> str | None:

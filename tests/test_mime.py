@@ -1,0 +1,117 @@
+"""Building the MIME message: headers any relay accepts and any parser reads back exactly,
+whatever a schedule puts in a title or a name."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from notifiers.base import Outgoing, TransportError
+from notifiers.mime import build_email, clean, clean_name, message_id, to_bytes
+
+DATE = datetime(2026, 3, 24, 1, 0, tzinfo=UTC)
+# UTF-8 bytes that fit in one RFC 2047 encoded word of 75 characters: 15 Chinese characters.
+ONE_ENCODED_WORD = 45
+
+
+def outgoing(**changes) -> Outgoing:
+    fields = dict(
+        key="k",
+        kind="reminder",
+        to_address="zhangwei@example.gov.cn",
+        to_name="张伟",
+        subject="通知",
+        text="正文\n",
+        date=DATE,
+    )
+    return Outgoing(**{**fields, **changes})
+
+
+def round_trip(message: Outgoing, mail_from: str = "planbell <p@example.gov.cn>"):
+    raw = to_bytes(build_email(message, mail_from))
+    return raw, email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def header_lines(raw: bytes) -> list[str]:
+    return raw.split(b"\r\n\r\n")[0].decode("ascii").split("\r\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=st.text(max_size=200), name=st.text(max_size=80), key=st.text(max_size=100))
+def test_any_text_folds_to_short_ascii_header_lines_and_decodes_back(subject, name, key):
+    raw, msg = round_trip(outgoing(subject=subject, to_name=name, key=key))
+
+    assert all(len(line) <= 78 for line in header_lines(raw))
+    assert msg["Subject"] == clean(subject)
+    assert msg["X-Planbell-Key"] == clean(key)
+    [to] = msg["To"].addresses
+    assert to.addr_spec == "zhangwei@example.gov.cn"
+    if len(clean_name(name).encode()) <= ONE_ENCODED_WORD:
+        assert to.display_name == clean_name(name)
+    else:  # see test_long_name_is_split_into_encoded_words
+        assert to.display_name.replace(" ", "") == clean_name(name).replace(" ", "")
+    assert not msg.defects and not msg["Subject"].defects and not msg["To"].defects
+
+
+def test_mixed_chinese_and_ascii_keeps_the_space_the_stdlib_folder_drops():
+    # email.policy.default turns this into "...jigead的..." when it folds the subject.
+    subject = '?"eB 的:的度=e产安年cje通\';第:jigead 的;:(生第d😀安-检)";Cd安,于B工g;检h作度的dd'
+    assert round_trip(outgoing(subject=subject))[1]["Subject"] == subject
+
+
+def test_long_name_is_split_into_encoded_words():
+    # RFC 2047 caps an encoded word at 75 characters, so a long name needs several; readers
+    # join them, ignoring the space between (the stdlib address parser alone keeps it).
+    name = "安全生产检查工作领导小组办公室全体成员"
+    raw, msg = round_trip(outgoing(to_name=name))
+    lines = header_lines(raw)
+    to = next(i for i, line in enumerate(lines) if line.startswith("To:"))
+    assert lines[to].startswith("To: =?utf-8?b?") and lines[to + 1].startswith(" =?utf-8?b?")
+    assert msg["To"].addresses[0].display_name.replace(" ", "") == name
+
+
+def test_short_ascii_subject_stays_readable():
+    raw, _ = round_trip(outgoing(subject="Quarterly report due"))
+    assert "Subject: Quarterly report due" in header_lines(raw)
+
+
+def test_control_characters_become_single_spaces():
+    assert clean("a\r\n\tb\x00c\u2028d\x85") == "a b c d"
+    assert clean_name("  张\u3000伟 \r\n ") == "张 伟"
+
+
+def test_message_id_depends_only_on_the_key():
+    first = build_email(outgoing(subject="a"), "p@example.gov.cn")
+    again = build_email(outgoing(subject="b", date=None), "p@example.gov.cn")
+    assert first["Message-ID"] == again["Message-ID"] == message_id("k")
+    assert message_id("k") != message_id("k2")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@b.cn\r\nBcc: evil@x.example", "a@b.cn\x00", "a b@c.cn", "张伟@例子.cn", "nobody", "@b.cn"],
+)
+def test_unusable_recipient_is_a_permanent_transport_error(address):
+    with pytest.raises(TransportError) as caught:
+        build_email(outgoing(to_address=address), "p@example.gov.cn")
+    assert caught.value.permanent
+    assert "\n" not in caught.value.message  # the refusal is one log line
+
+
+def test_sender_with_a_line_break_is_refused():
+    with pytest.raises(TransportError) as caught:
+        build_email(outgoing(), "planbell <p@example.gov.cn>\r\nBcc: evil@x.example")
+    assert caught.value.permanent
+    assert "PLANBELL_MAIL_FROM" in caught.value.message
+
+
+def test_text_only_message_is_a_single_text_part():
+    _, msg = round_trip(outgoing(html=None))
+    assert msg.get_content_type() == "text/plain"
+    assert msg.get_content_charset() == "utf-8"
+    assert "X-Planbell-Occurrences" not in msg
