@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from daemon import defaults
 
-
 WEBHOOK_URL_FIELDS = ("wecom_webhook_url", "dingtalk_webhook_url", "feishu_webhook_url", "webhook_url")
 
 
@@ -35,6 +34,11 @@ class Settings(BaseSettings):
     timezone: str = defaults.TIMEZONE
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"
+
+    # Operator endpoint (/healthz, /metrics): off unless a port is set; loopback unless told.
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
 
     # Digests: weekly (first working day of the week), daily (each working day) or off.
     digest: Literal["weekly", "daily", "off"] = "weekly"

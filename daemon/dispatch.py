@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ class DispatchStats:
     skipped: int = 0
     expired: int = 0
     late: int = 0
+    deferred: int = 0  # held back by a channel's rate limit
     errors: list[str] = field(default_factory=list)
 
 
@@ -74,6 +76,7 @@ class Dispatcher:
         self.instance = instance
         self.stop = stop or threading.Event()
         self.rng = rng or random.Random()
+        self.recent: dict[str, deque[datetime]] = {}  # channel → send times in the last minute
 
     def run_once(self, now: datetime) -> DispatchStats:
         """Send everything due at ``now``; returns when nothing due is left (or on stop)."""
@@ -90,6 +93,11 @@ class Dispatcher:
                     for row in (r for r in claimed if r.channel == channel):
                         if self.stop.is_set():
                             self._release(row.id)
+                            continue
+                        wait_until = self._rate_limited(channel, notifier, now)
+                        if wait_until is not None:
+                            self._release(row.id, wait_until)
+                            stats.deferred += 1
                             continue
                         self._deliver(row, notifier, composer, now, stats)
         return stats
@@ -118,10 +126,27 @@ class Dispatcher:
             session.expunge_all()
             return rows
 
-    def _release(self, message_id: int) -> None:
+    def _release(self, message_id: int, not_before: datetime | None = None) -> None:
+        """Give a claimed row back untried (stopping, or the channel's rate limit is reached)."""
+        values = {"status": "pending", "lease_until": None, "attempts": MessageRow.attempts - 1}
+        if not_before is not None:
+            values["next_attempt_at"] = not_before
         with self.sessions.begin() as session:
-            session.execute(update(MessageRow).where(MessageRow.id == message_id)
-                            .values(status="pending", lease_until=None, attempts=MessageRow.attempts - 1))
+            session.execute(update(MessageRow).where(MessageRow.id == message_id).values(**values))
+
+    def _rate_limited(self, channel: str, notifier: Notifier | None, now: datetime) -> datetime | None:
+        """When the channel may send again, or None if it may send now. Robots allow about 20
+        messages a minute; going over gets answers like WeCom's 45009 and wasted attempts."""
+        limit = getattr(notifier, "rate_per_minute", None)
+        if not limit:
+            return None
+        recent = self.recent.setdefault(channel, deque())
+        while recent and recent[0] <= now - timedelta(minutes=1):
+            recent.popleft()
+        if len(recent) >= limit:
+            return recent[0] + timedelta(minutes=1)
+        recent.append(now)
+        return None
 
     # --- delivering --------------------------------------------------------------------
 

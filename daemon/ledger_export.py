@@ -123,10 +123,8 @@ def build(session: Session, schedule: Schedule, year: int, today: date, zone: Zo
         roles |= plan.roles  # this year's role names win over another year's
 
     def name(person_id: str | None) -> str | None:
-        if not person_id:
-            return None
-        person = roster.person(person_id)
-        return person.name if person else person_id  # a skip records the actor (cli:user)
+        person = roster.person(person_id) if person_id else None
+        return person.name if person else None
 
     rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)
                            .order_by(OccurrenceRow.due, OccurrenceRow.id))
@@ -144,12 +142,15 @@ def _line(row: OccurrenceRow, today: date, zone: ZoneInfo, roles: dict[str, str]
     elif status == "open" and row.due < today:
         status, late = "overdue", (today - row.due).days
     done_by = row.done_by if row.status in ("done", "skipped") else None
+    # Someone since gone from the roster keeps their id; a skip's recorder (cli:user) is no
+    # 完成人, so it stays in done_by (json) but not in the 完成人 column.
+    done_by_name = name(done_by) or (done_by if row.status == "done" else None)
     return LedgerLine(
         id=row.id, kind=row.kind, item=row.item, title=row.title, subject=row.subject,
-        subject_name=name(row.subject), period=row.period, owner=row.owner,
+        subject_name=name(row.subject) or row.subject, period=row.period, owner=row.owner,
         owner_name=roles.get(row.owner, row.owner), assignees=list(row.assignees),
         assignee_names=[name(p) or p for p in row.assignees], due=row.due, status=status,
-        done_on=done_on, done_by=done_by, done_by_name=name(done_by), note=row.note,
+        done_on=done_on, done_by=done_by, done_by_name=done_by_name, note=row.note,
         evidence=row.evidence, days_late=late,
     )
 
@@ -270,6 +271,8 @@ def _font(**kwargs):
 
 # Column widths in Excel's units (about one Latin character); wide characters count two.
 _MAX_WIDTH, _MIN_WIDTH = 40, 6
+# A short number beside a Chinese title reads as part of it unless it stands apart.
+_CENTERED = {"条目", "状态", "填报次数"}
 
 
 def _sheet(sheet, headers, rows, date_columns: set[str], formats: dict[str, str], wrap: set[str]) -> None:
@@ -292,6 +295,8 @@ def _sheet(sheet, headers, rows, date_columns: set[str], formats: dict[str, str]
                 cell.number_format = number_format
             if header in wrap:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
+            elif header in _CENTERED:
+                cell.alignment = Alignment(horizontal="center", vertical="top")
             elif cell.value is not None:
                 cell.alignment = Alignment(vertical="top")
         widest = max([width(header)] + [_shown_width(r[index - 1]) for r in rows])

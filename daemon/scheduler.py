@@ -14,7 +14,7 @@ Job settings, chosen deliberately:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -31,6 +31,7 @@ log = logging.getLogger("planbell")
 class Clockwork:
     def __init__(self, service: Service, timezone: str):
         self.service = service
+        self.last_tick: datetime | None = None  # /healthz: a stuck scheduler stops ticking
         self.scheduler = BlockingScheduler(
             timezone=timezone,
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -51,6 +52,7 @@ class Clockwork:
 
     def tick(self) -> None:
         """Send what is due, then set the alarm for the next due message."""
+        self.last_tick = clock.now()
         try:
             self.service.dispatch(clock.now())
         except Exception:  # the daemon never dies of one bad run (database away, bug)

@@ -93,6 +93,7 @@ class Service:
         self.notifiers = notifiers
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.stop = threading.Event()
+        self.reload_errors = 0
         self.digests = digest_settings(settings)
         self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule,
                                      lambda: Composer(self.schedule, self.digests),
@@ -125,6 +126,7 @@ class Service:
         if not outcome.changed:
             return False
         if outcome.errors is not None:
+            self.reload_errors += 1
             for error in outcome.errors:
                 log.error("schedule edit refused: %s", error)
             bad_version = "|".join(str(e) for e in outcome.errors)

@@ -97,15 +97,21 @@ class SmtpNotifier(Notifier):
             self._smtp = self._connect()
         return self._smtp
 
+    def _context(self) -> ssl.SSLContext:
+        # Loading the system's CA store takes ~80 ms: once per notifier, not per connection,
+        # and never for plain SMTP.
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
+
     def _connect(self) -> smtplib.SMTP:
-        context = self._ssl_context or ssl.create_default_context()
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(
                 self.host,
                 self.port,
                 local_hostname=self._local_hostname,
                 timeout=self.timeout,
-                context=context,
+                context=self._context(),
             )
         else:
             smtp = smtplib.SMTP(
@@ -120,7 +126,7 @@ class SmtpNotifier(Notifier):
                         "check PLANBELL_SMTP_SECURITY (none, starttls or tls) and the port",
                         permanent=True,
                     )
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._context())
                 smtp.ehlo()
             if self.username:
                 if not smtp.has_extn("auth"):

@@ -40,3 +40,8 @@ def messaging_notifiers(settings: Settings) -> dict[str, Notifier]:
     if settings.webhook_url:
         out["webhook"] = WebhookNotifier(settings.webhook_url, settings.webhook_secret, timeout)
     return out
+
+
+def all_notifiers(settings: Settings) -> dict[str, Notifier]:
+    """Every configured channel, keyed by channel name: email always, robots when set."""
+    return {"email": email_notifier(settings), **messaging_notifiers(settings)}

@@ -10,11 +10,12 @@ import click
 
 from daemon import clock
 from daemon.cli.main import EXIT_USAGE, App, pass_app
+from daemon.http import Health, serve
 from daemon.logs import setup_logging
 from daemon.scheduler import Clockwork
 from daemon.service import Service
 from daemon.store import lock
-from notifiers.factory import email_notifier
+from notifiers.factory import all_notifiers
 
 log = logging.getLogger("planbell")
 
@@ -31,33 +32,48 @@ def run(app: App) -> None:
         PLANBELL_DATABASE_URL=postgresql+psycopg://planbell@127.0.0.1/planbell planbell run
     """
     settings = app.settings
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     try:
         held = lock.acquire(settings.database_url)
     except lock.AlreadyRunning as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
-    service = Service(settings, {"email": email_notifier(settings)})
-    started = clock.now()
-    result = service.start(started)
+    service = Service(settings, all_notifiers(settings))
+    result = service.start(clock.now())
     for warning in service.schedule.warnings:
         log.warning("schedule: %s", warning)
     timezone = service.schedule.plans[0].timezone if service.schedule.plans else settings.timezone
     clockwork = Clockwork(service, timezone)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: clockwork.stop())
-    schedule = service.schedule
-    wake = service.next_wake()
+    server = _serve_http(settings, service, clockwork)
+    schedule, wake = service.schedule, service.next_wake()
     log.info(
         "planbell ready: %d plan(s), %d obligations, %d targets, %d people, schedule %s; "
-        "occurrences +%d, messages +%d; next wake %s; database %s",
+        "occurrences +%d, messages +%d; channels %s; next wake %s; database %s",
         len(schedule.plans), sum(len(p.obligations) for p in schedule.plans),
         sum(len(p.targets) for p in schedule.plans), len(schedule.roster.people), schedule.version,
-        result.sync.added, result.messages["added"],
+        result.sync.added, result.messages["added"], ",".join(service.notifiers),
         wake.isoformat(timespec="seconds") if wake else "none",
         service.engine.url.render_as_string(hide_password=True),
     )
     clockwork.start()
+    if server is not None:
+        server.shutdown()
     log.info("planbell stopped")
     if held:
         held.close()
+
+
+def _serve_http(settings, service: Service, clockwork: Clockwork):
+    if settings.http_port is None:
+        return None
+    health = Health(service.sessions, clock.now, lambda: clockwork.scheduler.running,
+                    lambda: clockwork.last_tick, lambda: service.schedule.version,
+                    lambda: service.reload_errors)
+    try:
+        return serve(health, settings.http_host, settings.http_port)
+    except OSError as exc:
+        click.echo(f"无法在 {settings.http_host}:{settings.http_port} 上提供 HTTP 服务:{exc.strerror or exc};"
+                   "请换一个 PLANBELL_HTTP_PORT", err=True)
+        sys.exit(EXIT_USAGE)

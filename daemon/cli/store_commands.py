@@ -303,7 +303,7 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
     from daemon.service import Service
     from daemon.simulate import simulate as run_simulation
     from daemon.store import lock
-    from notifiers.factory import email_notifier
+    from notifiers.factory import all_notifiers
     from notifiers.maildir import MaildirNotifier
 
     if end < start:
@@ -314,13 +314,13 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
             held = lock.acquire(settings.database_url)
         except lock.AlreadyRunning as exc:
             raise click.ClickException(str(exc)) from None
-        notifier = email_notifier(settings)
+        notifiers = all_notifiers(settings)
     else:
         held = None
         scratch = Path(tempfile.mkdtemp(prefix="planbell-sim-")) / "simulate.db"
         settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch}"})
-        notifier = MaildirNotifier(out, settings.mail_from)
-    service = Service(settings, {"email": notifier}, instance="simulate")
+        notifiers = {"email": MaildirNotifier(out, settings.mail_from)}
+    service = Service(settings, notifiers, instance="simulate")
     result = run_simulation(service, start, end, settings.timezone, go_live=not deliver)
     if held:
         held.close()
