@@ -115,7 +115,7 @@ def available_channels(settings: Settings) -> tuple[str, ...]:
 
 # Secrets may also come from files (Docker/systemd credentials): PLANBELL_SMTP_PASSWORD_FILE.
 SECRET_FIELDS = (
-    "smtp_password",
+    "smtp_password", "database_url",  # a PostgreSQL URL carries its password
     "wecom_webhook_url", "dingtalk_webhook_url", "dingtalk_secret",
     "feishu_webhook_url", "feishu_secret", "webhook_url", "webhook_secret",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -10,7 +11,8 @@ import jinja2
 
 from daemon.plan.periods import WEEKDAY_NAMES
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# PLANBELL_TEMPLATES (see daemon.config) overrides this, e.g. in the container image.
+TEMPLATES = Path(os.environ.get("PLANBELL_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
 
 
 def cn_date(day: date) -> str:
