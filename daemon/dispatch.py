@@ -108,7 +108,7 @@ class Dispatcher:
         with self.sessions.begin() as session:
             due = or_(
                 and_(MessageRow.status == "pending", MessageRow.next_attempt_at <= now),
-                and_(MessageRow.status == "sending", MessageRow.lease_until < now),
+                and_(MessageRow.status == "sending", MessageRow.lease_until <= now),  # <=: next_wake wakes at it
             )
             query = select(MessageRow).where(due).order_by(MessageRow.next_attempt_at, MessageRow.id)
             query = query.limit(defaults.CLAIM_BATCH)

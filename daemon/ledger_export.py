@@ -271,6 +271,7 @@ def _font(**kwargs):
 
 # Column widths in Excel's units (about one Latin character); wide characters count two.
 _MAX_WIDTH, _MIN_WIDTH = 40, 6
+_LINE_HEIGHT = 15  # points: one line of the default 11-point font
 # A short number beside a Chinese title reads as part of it unless it stands apart.
 _CENTERED = {"条目", "状态", "填报次数"}
 
@@ -301,6 +302,13 @@ def _sheet(sheet, headers, rows, date_columns: set[str], formats: dict[str, str]
                 cell.alignment = Alignment(vertical="top")
         widest = max([width(header)] + [_shown_width(r[index - 1]) for r in rows])
         sheet.column_dimensions[letter].width = min(max(widest + 2, _MIN_WIDTH), _MAX_WIDTH)
+    # Neither Excel nor LibreOffice grows a row for wrapped text it did not lay out itself, so
+    # a long 责任人 list would be cut off: give such rows their height.
+    wrapped = [i for i, h in enumerate(headers) if h in wrap]
+    for number, row in enumerate(rows, start=2):
+        lines = max((-(-_shown_width(row[i]) // (_MAX_WIDTH - 2)) for i in wrapped), default=1)
+        if lines > 1:
+            sheet.row_dimensions[number].height = _LINE_HEIGHT * lines
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = sheet.dimensions
     sheet.print_title_rows = "1:1"

@@ -46,10 +46,12 @@ def _row(key, kind, person, channel, send_at, content, now) -> dict:
 def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: datetime) -> dict[str, int]:
     """Make pending reminder/escalation rows match ``planned`` (the caller commits)."""
     counts = {"added": 0, "updated": 0, "cancelled": 0}
-    existing = {
-        row.key: row
-        for row in session.scalars(select(MessageRow).where(MessageRow.kind.in_(PLANNED_KINDS)))
-    }
+    planned_kind = MessageRow.kind.in_(PLANNED_KINDS)
+    changeable = MessageRow.status.in_(("pending", "cancelled"))
+    # Only rows that may still change are loaded whole; of the history (sent, failed, expired,
+    # a year's worth) the keys are enough to know not to plan them again.
+    existing = {row.key: row for row in session.scalars(select(MessageRow).where(planned_kind, changeable))}
+    history = set(session.scalars(select(MessageRow.key).where(planned_kind, ~changeable)))
     new = []
     # A message whose time is long past when first planned (a fresh install in November, a
     # duty added after its date) was never owed: only downtime makes late messages.
@@ -57,11 +59,13 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     for key, message in planned.items():
         content = {"items": message.items}  # digests: [{"scope", "label", "year"}]
         row = existing.get(key)
+        if key in history:
+            continue
         if row is None:
             if message.send_at < not_before:
                 continue
             new.append(_row(key, message.kind, message.person, message.channel, message.send_at, content, now))
-        elif row.status in ("pending", "cancelled") and (row.content != content or row.send_at != message.send_at or row.status == "cancelled"):
+        elif row.content != content or row.send_at != message.send_at or row.status == "cancelled":
             row.content = content
             row.send_at = message.send_at
             if row.attempts == 0:
@@ -82,5 +86,9 @@ def pending_count(session: Session) -> int:
 
 
 def next_wake(session: Session) -> datetime | None:
-    """When the next pending message is due (the dispatcher's next alarm)."""
-    return session.scalar(select(func.min(MessageRow.next_attempt_at)).where(MessageRow.status == "pending"))
+    """When the next pending message is due, or a claim left by a dead sender expires (the
+    dispatcher's next alarm): without the lease, a crash in the last batch of the day would
+    leave its messages to the safety sweep, and a resumed `simulate` would never send them."""
+    due = session.scalar(select(func.min(MessageRow.next_attempt_at)).where(MessageRow.status == "pending"))
+    lease = session.scalar(select(func.min(MessageRow.lease_until)).where(MessageRow.status == "sending"))
+    return min((t for t in (due, lease) if t is not None), default=None)

@@ -23,7 +23,7 @@ from daemon.dispatch import Dispatcher, DispatchStats
 from daemon.outbox import next_wake
 from daemon.pipeline import RefreshResult, refresh
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.schedule import Schedule, load_schedule, plan_files, resolve_roster
+from daemon.plan.schedule import Schedule, load_schedule, plan_files, resolve_roster, version_of
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.state import set_state
 from notifiers.base import Notifier
@@ -39,7 +39,7 @@ class ReloadOutcome:
 
 
 class ScheduleWatch:
-    """Keeps the last good schedule; notices edits by the files' size and mtime."""
+    """Keeps the last good schedule; notices edits by the files' contents."""
 
     def __init__(self, schedules: Path, roster: Path):
         self.schedules = Path(schedules)
@@ -53,13 +53,14 @@ class ScheduleWatch:
         return [*files, resolve_roster(self.roster)]
 
     def fingerprint(self) -> tuple:
+        # Contents, not size and mtime: a same-size fix ("remnid" → "remind") saved within the
+        # filesystem's timestamp granularity (a few ms; 1–2 s on some) would go unnoticed.
         out = []
         for file in self.files():
             try:
-                stat = file.stat()
-                out.append((str(file), stat.st_mtime_ns, stat.st_size))
+                out.append((str(file), hashlib.sha256(file.read_bytes()).hexdigest()))
             except OSError:
-                out.append((str(file), None, None))
+                out.append((str(file), None))
         return tuple(out)
 
     def load(self) -> Schedule:
@@ -76,9 +77,12 @@ class ScheduleWatch:
         try:
             schedule = load_schedule(self.schedules, self.roster)
         except ScheduleInvalid as exc:
+            self.rejected_version = version_of(self.files())
             return ReloadOutcome(True, errors=exc.errors)
-        if self.current is not None and schedule.version == self.current.version:
+        recovering, self.rejected_version = self.rejected_version, None
+        if self.current is not None and schedule.version == self.current.version and not recovering:
             return ReloadOutcome(False)  # touched, not changed
+        # A bad edit undone back to the running version is still news: the error is cleared.
         self.current = schedule
         return ReloadOutcome(True, schedule=schedule)
 

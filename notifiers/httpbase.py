@@ -88,12 +88,15 @@ class HttpNotifier(Notifier):
         self._transport = transport
         self._client: httpx.Client | None = None
         self._in_batch = False
-        # Everything in the URL beyond scheme and host may be a credential: the query (WeCom's
-        # key, DingTalk's access_token), the path (Feishu's hook id), a user:password.
+        self.host = parts.hostname
         self.where = parts.hostname + (f":{parts.port}" if parts.port else "")
-        self._hidden = [v for v in (self._url, self._secret, parts.query, parts.password) if v]
-        self._hidden += [v for _, v in parse_qsl(parts.query) if len(v) >= 8]
-        self._hidden += [s for s in parts.path.split("/") if len(s) >= 8]
+        # Everything in the URL beyond scheme and host may be a credential: the query (WeCom's
+        # key, DingTalk's access_token), the path (Feishu's hook id), a user:password. Short
+        # pieces are not keys, and masking them would garble words ("webhook", "robot").
+        hidden = [self._url, self._secret, parts.query, parts.password]
+        hidden += [v for _, v in parse_qsl(parts.query) if len(v) >= 6]
+        hidden += [v for v in parts.path.split("/") if len(v) >= 16]
+        self._hidden = [v for v in hidden if v]
         self._hidden.sort(key=len, reverse=True)
 
     def open(self) -> None:
@@ -186,7 +189,7 @@ class HttpNotifier(Notifier):
             if isinstance(cause, ConnectionRefusedError):
                 return f"Connection to {who} refused; is the service reachable from this machine?"
             if isinstance(cause, socket.gaierror):
-                return f"Cannot resolve host {self.where!r} of {self.service}: {cause.strerror or cause}"
+                return f"Cannot resolve {self.service} host {self.host!r}: {cause.strerror or cause}"
             if isinstance(cause, ssl.SSLCertVerificationError):
                 return f"TLS certificate of {self.where} could not be verified: {cause.verify_message}"
             if isinstance(cause, ssl.SSLError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
@@ -16,12 +17,14 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from daemon import ledger
 from daemon.config import Settings, load_settings
 from daemon.service import Service
 from notifiers.email import SmtpNotifier
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEND_AT = time(9, 0)  # the plan's send_at, local
+AFTERNOON = time(15, 0)  # check-offs and edits happen after the day's reminders went out
 MAIL_FROM = "planbell <planbell@example.gov.cn>"
 
 PLAN_YAML = """\
@@ -213,3 +216,43 @@ class Mail:
             to=msg["To"].addresses[0].addr_spec, subject=str(msg["Subject"]),
             text=body.get_content() if body else "",
         )
+
+
+def received(server) -> list[Mail]:
+    return [Mail.parse(r.raw) for r in server.received]
+
+
+def run_days(service: Service, frozen, first: date, last: date,
+             check_offs: dict[str, date] | None = None) -> Counter:
+    """The daemon's days: the 00:05 re-plan, the 09:00 dispatch, check-offs in the afternoon
+    (``frozen``: freezegun's frozen clock, moved along, or None).
+
+    The re-plan runs on Mondays only: for this plan it changes nothing on the other days
+    (every stage is planned when an occurrence is synced) and it is half the cost of a day."""
+
+    def move(instant: datetime) -> datetime:
+        if frozen is not None:
+            frozen.move_to(instant)
+        return instant
+
+    totals: Counter = Counter()
+    for day in days(first, last):
+        if day.weekday() == 0:
+            service.refresh(move(at(day, time(0, 5))))
+        stats = service.dispatch(move(at(day)))
+        totals.update(sent=stats.sent, failed=stats.failed, retried=stats.retried,
+                      skipped=stats.skipped, expired=stats.expired, late=stats.late)
+        done_today = [o for o, d in (check_offs or {}).items() if d == day]
+        if done_today:
+            later = move(at(day, AFTERNOON))
+            with service.sessions.begin() as session:
+                for occurrence_id in done_today:
+                    row = ledger.occurrence(session, occurrence_id)
+                    assert ledger.check_off(session, row, later, "cli:test", row.assignees[0], None, None)
+            service.refresh(later)  # as `planbell done` does
+    return totals
+
+
+def stop(service: Service) -> None:
+    """What a stopped process leaves behind: the database file, nothing in memory."""
+    service.engine.dispose()

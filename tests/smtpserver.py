@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.parser
 import email.policy
 import ipaddress
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -93,6 +95,12 @@ class Received:
     def message(self) -> EmailMessage:
         return email.message_from_bytes(self.raw, policy=email.policy.default)
 
+    @property
+    def key(self) -> str:
+        """X-Planbell-Key, read from the headers alone (cheap enough for thousands)."""
+        headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(self.raw)
+        return str(headers["X-Planbell-Key"])
+
 
 @dataclass
 class Recorder:
@@ -102,6 +110,9 @@ class Recorder:
     data_reply: str | None = None  # e.g. "451 4.3.0 Try again later"
     received: list[Received] = field(default_factory=list)
     last_server: object = None
+    # Called (on the server's thread) with each message once it is kept, before the client
+    # hears 250: a test can act at the exact moment a message is delivered but unconfirmed.
+    on_data: Callable[[Received], None] | None = None
 
     @property
     def connections(self) -> int:
@@ -118,11 +129,12 @@ class Recorder:
         if self.data_reply:
             return self.data_reply
         self.last_server = server
-        self.received.append(
-            Received(
-                envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session
-            )
+        received = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content, session
         )
+        self.received.append(received)
+        if self.on_data is not None:
+            self.on_data(received)
         return "250 Message accepted for delivery"
 
 

@@ -134,7 +134,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def __enter__(self):
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc):
@@ -451,6 +451,14 @@ def test_webhook_retry_after_as_an_http_date():
     with Server(oa(status=429, headers={"Retry-After": format_datetime(later, usegmt=False)})) as server:
         error = failure(webhook_at(server))
     assert 290 <= error.retry_after <= 301
+
+
+def test_webhook_token_in_the_path_is_masked_even_when_the_answer_echoes_it():
+    token = "T0ABCDEF/B0GHIJKL/" + WEBHOOK_TOKEN + "xyzxyzxyz"
+    with Server(lambda request: (404, f"no hook at {request.path}".encode(), None)) as server:
+        error = failure(WebhookNotifier(f"{server.base}/hooks/{token}"))
+    assert error.permanent and "404" in error.message
+    assert WEBHOOK_TOKEN not in error.message and "/hooks/" in error.message
 
 
 def test_webhook_accepts_any_2xx():

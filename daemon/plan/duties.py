@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -68,6 +69,25 @@ class Refs:
     items: list[tuple[int, str, int]] = field(default_factory=list)
 
 
+def _empty_first_year(rule, year: int) -> bool:
+    """Whether ``rule`` (starting January 1st of ``year``) has no date in that year.
+
+    A rule with no date at all (February 30th) sends dateutil walking to the year 9999 before
+    it gives up: seconds of work from one line of a plan. So ask in the year close to 9999
+    with the same calendar (weekday of January 1st, leap day) instead, where the walk is short.
+    UNTIL and COUNT only ever remove dates, so they are left out of the question.
+    """
+    if not isinstance(rule, dateutil_rrule.rrule):
+        return False
+    twin = next(
+        y for y in range(datetime.max.year, datetime.max.year - 28, -1)
+        if calendar.isleap(y) == calendar.isleap(year) and date(y, 1, 1).weekday() == date(year, 1, 1).weekday()
+    )
+    start = datetime(twin, 1, 1)
+    first = rule.replace(dtstart=start, until=None, count=None).after(start, inc=True)
+    return first is None or first.year != twin
+
+
 class DutyReader(Reader):
     def __init__(self, errors, year: int | None, defaults: PlanDefaults, refs: Refs):
         super().__init__(errors)
@@ -111,15 +131,19 @@ class DutyReader(Reader):
         if not freq or freq.group(1) not in _RRULE_FREQS:
             self.fail(node, path, f"rrule 需要 FREQ={'/'.join(_RRULE_FREQS)} 之一(精确到天),如 rrule:FREQ=MONTHLY;BYMONTHDAY=15")
             return None
+        if re.search(r"BY(HOUR|MINUTE|SECOND)", rule.upper()):
+            self.fail(node, path, "rrule 只精确到天,不要写 BYHOUR/BYMINUTE/BYSECOND;提醒的时刻由 plan.defaults.send_at 决定")
+            return None
         try:
             start = datetime(self.year or 2000, 1, 1)
             dates = dateutil_rrule.rrulestr(rule, dtstart=start)
-            first = dates.after(start, inc=True)
+            empty = "BYEASTER" not in rule.upper() and _empty_first_year(dates, start.year)
+            first = None if empty else dates.after(start, inc=True)
         except (ValueError, TypeError) as exc:
             self.fail(node, path, f"rrule 写法不对({exc});请按 RFC 5545 书写,如 rrule:FREQ=MONTHLY;BYMONTHDAY=15")
             return None
         if first is None or (self.year and first.year != self.year):
-            self.fail(node, path, f"这条 rrule 在 {self.year} 年里一个日期也没有;请检查规则")
+            self.fail(node, path, f"这条 rrule 在 {self.year} 年里一个日期也没有;请检查各项 BY… 条件能否同时成立(如 2 月没有 30 日)")
             return None
         return rule
 
@@ -192,7 +216,7 @@ class DutyReader(Reader):
             self.fail(node, path, "every: once 的 due 应是一个日期,如 due: 2026-12-20")
             return None
         if cadence in MONTHLY_CADENCES and month is not None and month > cadence.months:
-            self.fail(node, path, f"month: {month} 超出了周期:every: {cadence.value} 每期只有 {cadence.months} 个月")
+            self.fail(node, path, f"month: {month} 超出了周期:month 是每期内的第几个月,every: {cadence.value} 只能写 1 到 {cadence.months}")
             return None
         return DueRule(month=month, day=day, weekday=weekday, nth=nth, workday=workday)
 

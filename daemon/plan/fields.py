@@ -21,10 +21,15 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def suggest(word: str, choices: Iterable[str]) -> str:
     """'; did you mean X?' in Chinese, or '' when nothing is close."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f";您是不是想写 '{close[0]}'?" if close else ""
+    close = closest(word, choices)
+    return f";您是不是想写 '{close}'?" if close else ""
 
 
 def listing(choices: Iterable[str]) -> str:
@@ -52,14 +57,15 @@ class Reader:
             self.fail(node, path, f"这里应是一组 '键: 值',而不是{describe(node)}")
             return None
         allowed = list(allowed)
+        misspelt = set()  # required keys a misspelling already points at: one error, not two
         for key, line in node.key_lines.items():
             if key not in allowed:
-                self.errors.add(
-                    line, _join(path, key),
-                    f"未知的键 '{key}'{suggest(key, allowed) or ';可用的键:' + listing(allowed)}",
-                )
+                close = closest(key, allowed)
+                misspelt.add(close)
+                hint = f";您是不是想写 '{close}'?" if close else ";可用的键:" + listing(allowed)
+                self.errors.add(line, _join(path, key), f"未知的键 '{key}'{hint}")
         for key in required:
-            if key not in node.entries:
+            if key not in node.entries and key not in misspelt:
                 self.fail(node, path, f"缺少必填项 '{key}'")
         return node
 

@@ -16,7 +16,7 @@ from daemon.plan.fields import Reader, listing, suggest
 from daemon.plan.model import Cadence, CalendarSpec, DueRule, Plan
 from daemon.plan.periods import DueRuleError, nominal_due, periods_of
 from daemon.plan.workdays import WorkdayCalendar, has_official_arrangement, supported_countries
-from daemon.plan.yamlsafe import YMap, YNode, load_yaml
+from daemon.plan.yamlsafe import YMap, YNode, describe, load_yaml
 
 TOP_KEYS = ("plan", "roles", "obligations", "targets")
 PLAN_KEYS = ("title", "year", "timezone", "document", "calendar", "defaults", "items")
@@ -61,6 +61,9 @@ def load_plan_file(path: str | Path) -> tuple[Plan, list]:
 
 def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
     reader = Reader(errors)
+    if not isinstance(root, YMap):
+        errors.add(root.line, "", f"文件顶层应是 plan:、roles:、obligations:、targets: 这样的 '键: 值',而不是{describe(root)}")
+        return None
     top = reader.mapping(root, "", TOP_KEYS, ("plan",))
     if top is None:
         return None
@@ -245,7 +248,7 @@ def _check_refs(errors: ErrorList, refs: Refs, roles: dict | None, items: dict |
     if items:
         for line, path, item in refs.items:
             if item not in items:
-                errors.add(line, path, f"条目 {item} 不在 plan.items 中(共 {min(items)}–{max(items)} 条)")
+                errors.add(line, path, f"条目 {item} 不在 plan.items 中(已有编号 {min(items)}–{max(items)});请改用已有的编号,或在 plan.items 中添加它")
 
 
 def _squash(text: str) -> str:

@@ -11,7 +11,7 @@ from daemon.plan.errors import ErrorList, ScheduleInvalid
 from daemon.plan.fields import Reader, listing, suggest
 from daemon.plan.loader import read_text
 from daemon.plan.model import CHANNELS, Person, Roster
-from daemon.plan.yamlsafe import YNode, load_yaml
+from daemon.plan.yamlsafe import YMap, YNode, describe, load_yaml
 
 PERSON_KEYS = ("id", "name", "email", "wecom", "dingtalk", "feishu", "roles", "channels")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
@@ -33,6 +33,9 @@ def load_roster(path: str | Path, roles: dict[str, str] | None) -> Roster:
 
 def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[Person] | None:
     reader = Reader(errors)
+    if not isinstance(root, YMap):
+        errors.add(root.line, "", f"名册顶层应是 people: 列表,而不是{describe(root)}")
+        return None
     top = reader.mapping(root, "", ("people",), ("people",))
     if top is None:
         return None

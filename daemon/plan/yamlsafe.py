@@ -25,8 +25,9 @@ from daemon import defaults
 from daemon.plan.errors import ErrorList
 
 # Tags an admin may write explicitly; anything else (!!python/object, custom !tags) is refused.
+_STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {
-    "tag:yaml.org,2002:" + t
+    _STANDARD_TAG_PREFIX + t
     for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")
 }
 
@@ -94,7 +95,8 @@ def _scan_events(text: str, errors: ErrorList) -> bool:
             if isinstance(event, NodeEvent):
                 tag = getattr(event, "tag", None)
                 if tag and tag != "!" and tag not in _PLAIN_TAGS:
-                    errors.add(line, "", f"不允许 YAML 标签 '{tag}';日程只能包含普通文字、数字和日期,请删去该标签")
+                    shown = tag.replace(_STANDARD_TAG_PREFIX, "!!", 1)  # as the admin wrote it
+                    errors.add(line, "", f"不允许 YAML 标签 '{shown}';日程只能包含普通文字、数字和日期,请删去该标签")
                     return False
             if isinstance(event, CollectionStartEvent):
                 depth += 1
@@ -114,19 +116,31 @@ def _scan_events(text: str, errors: ErrorList) -> bool:
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, errors: ErrorList) -> None:
-    mark = exc.problem_mark or exc.context_mark
+    context, problem = exc.context or "", exc.problem or ""
+    # An unclosed quote or bracket, or a key without its colon, is only noticed lines later;
+    # the line where it started is the one to fix.
+    from_context = context.startswith(_STARTED_AT_CONTEXT) and exc.context_mark is not None
+    mark = exc.context_mark if from_context else (exc.problem_mark or exc.context_mark)
     line = mark.line + 1 if mark else 1
-    problem = exc.problem or "语法错误"
-    hint = _SYNTAX_HINTS.get(problem, "请检查这一行及上一行的缩进、冒号和引号")
-    errors.add(line, "", f"YAML 语法错误({problem});{hint}")
+    hint = next((h for c, p, h in _SYNTAX_HINTS if context.startswith(c) and problem.startswith(p)), None)
+    if hint:
+        errors.add(line, "", f"YAML 语法错误:{hint}")
+    else:
+        errors.add(line, "", f"YAML 语法错误({problem or '无法解析'});请检查这一行及上一行的缩进、冒号和引号")
 
 
-_SYNTAX_HINTS = {
-    "found character '\\t' that cannot start any token": "YAML 不能用 Tab 缩进,请改用空格",
-    "mapping values are not allowed here": "冒号后面要有空格;若值里含冒号,请给整个值加引号",
-    "could not find expected ':'": "这一行缺少 '键: 值' 里的冒号,或上一行的引号没有闭合",
-    "found unexpected end of stream": "引号或括号没有闭合",
-}
+_STARTED_AT_CONTEXT = ("while scanning a quoted scalar", "while scanning a simple key", "while parsing a flow")
+
+# (context prefix, problem prefix, hint): the first match names the fix.
+_SYNTAX_HINTS = (
+    ("while scanning a quoted scalar", "", "这一行的引号没有闭合;请补上配对的引号"),
+    ("while parsing a flow", "", "这一行的 [ 或 { 没有闭合,或其中的项之间缺少逗号"),
+    ("while scanning a simple key", "", "这一行缺少 '键: 值' 里的冒号(冒号后面要有空格)"),
+    ("", "found character '\\t'", "不能用 Tab 缩进,请改用空格"),
+    ("", "mapping values are not allowed here", "值里含有 ': ' 时请给整个值加引号;也请检查这一行的缩进"),
+    ("", "expected <block end>", "这一行的缩进和上面同一级的项没有对齐;请检查缩进"),
+    ("", "found unexpected end of stream", "引号或括号没有闭合"),
+)
 
 
 _constructor = SafeConstructor()
@@ -162,6 +176,10 @@ def _convert(node: Any, errors: ErrorList, path: str) -> YNode:
         value = _constructor.construct_object(node)
     except (ConstructorError, ValueError, OverflowError) as exc:
         value = InvalidScalar(node.value, str(exc))
+    finally:
+        # The shared constructor memoises every node it sees; forget it, or each reload leaks.
+        _constructor.constructed_objects.pop(node, None)
+        _constructor.recursive_objects.pop(node, None)
     return YNode(line=line, value=value, raw=node.value)
 
 
