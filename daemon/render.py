@@ -20,6 +20,17 @@ def cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日 {WEEKDAY_NAMES[day.weekday()]}"
 
 
+def figure(value: float) -> str:
+    """A count or a target figure as people write it: 500, 12.5, 0.1 — never 500.0 or 1e+03."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def percent(share: float) -> int:
+    """A share (0.3) as a whole percentage clamped to 0–100, e.g. for the width of a bar."""
+    return max(0, min(100, round(share * 100)))
+
+
 @cache
 def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -32,6 +43,8 @@ def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
     )
     env.filters["cn_date"] = cn_date
     env.filters["weekday"] = lambda d: WEEKDAY_NAMES[d.weekday()]
+    env.filters["figure"] = figure
+    env.filters["percent"] = percent
     return env
 
 

@@ -225,10 +225,7 @@ def received(server) -> list[Mail]:
 def run_days(service: Service, frozen, first: date, last: date,
              check_offs: dict[str, date] | None = None) -> Counter:
     """The daemon's days: the 00:05 re-plan, the 09:00 dispatch, check-offs in the afternoon
-    (``frozen``: freezegun's frozen clock, moved along, or None).
-
-    The re-plan runs on Mondays only: for this plan it changes nothing on the other days
-    (every stage is planned when an occurrence is synced) and it is half the cost of a day."""
+    (``frozen``: freezegun's frozen clock, moved along, or None)."""
 
     def move(instant: datetime) -> datetime:
         if frozen is not None:
@@ -237,8 +234,7 @@ def run_days(service: Service, frozen, first: date, last: date,
 
     totals: Counter = Counter()
     for day in days(first, last):
-        if day.weekday() == 0:
-            service.refresh(move(at(day, time(0, 5))))
+        service.refresh(move(at(day, time(0, 5))))
         stats = service.dispatch(move(at(day)))
         totals.update(sent=stats.sent, failed=stats.failed, retried=stats.retried,
                       skipped=stats.skipped, expired=stats.expired, late=stats.late)

@@ -248,6 +248,14 @@ class Log:
         raise AssertionError(f"no {text!r} within {within} s:\n" + "\n".join(self.lines))
 
 
+def save(path: Path, text: str) -> None:
+    """Save as editors do (write a new file, rename it over the old): the polling daemon never
+    reads a half-written file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def planbell_command() -> list[str]:
     script = Path(sys.executable).with_name("planbell")
     return [str(script), "run"] if script.exists() else [sys.executable, "-m", "daemon", "run"]
@@ -264,12 +272,12 @@ def test_planbell_run_applies_an_edit_within_5_s_refuses_a_bad_one_and_stops_on_
         log = Log(process.stdout)
         log.wait_for("planbell ready", within=60)
 
-        files.plan.write_text(EDITED_YAML, encoding="utf-8")
+        save(files.plan, EDITED_YAML)
         edited = time.monotonic()
         line = log.wait_for("schedule reloaded", within=5)
         print(f"\nedit applied after {time.monotonic() - edited:.1f} s: {line}")
 
-        files.plan.write_text(BROKEN_YAML, encoding="utf-8")
+        save(files.plan, BROKEN_YAML)
         line = log.wait_for("schedule edit refused", within=5)
         assert f"{files.plan}:{BROKEN_LINE}: obligations[0].remnid" in line
         log.wait_for("keeping schedule", within=5)

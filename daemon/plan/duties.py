@@ -153,6 +153,9 @@ class DutyReader(Reader):
             return None
         if node.value is False:
             return False
+        if not isinstance(node, YMap):
+            self.fail(node, path, f"应写成 {{after: 3d, to: party-secretary}},不需要升级提醒则写 false;而不是{describe(node)}")
+            return None
         fields = self.mapping(node, path, ("after", "to"), ("after", "to"))
         if fields is None:
             return None

@@ -16,7 +16,7 @@ from daemon.plan.fields import Reader, listing, suggest
 from daemon.plan.model import Cadence, CalendarSpec, DueRule, Plan
 from daemon.plan.periods import DueRuleError, nominal_due, periods_of
 from daemon.plan.workdays import WorkdayCalendar, has_official_arrangement, supported_countries
-from daemon.plan.yamlsafe import YMap, YNode, describe, load_yaml
+from daemon.plan.yamlsafe import YMap, YNode, YSeq, describe, load_yaml
 
 TOP_KEYS = ("plan", "roles", "obligations", "targets")
 PLAN_KEYS = ("title", "year", "timezone", "document", "calendar", "defaults", "items")
@@ -131,7 +131,7 @@ def _calendar(reader: Reader, node: YNode | None, year: int | None) -> CalendarS
     get = fields.entries.get
     country = "CN"
     if "country" in fields.entries:
-        country = reader.choice(get("country"), "plan.calendar.country", supported_countries(), "国家代码")
+        country = _country(reader, get("country"))
     spec = {}
     for key in ("extra_holidays", "extra_workdays"):
         days = reader.list_of(get(key), f"plan.calendar.{key}", reader.date) or ()
@@ -144,6 +144,16 @@ def _calendar(reader: Reader, node: YNode | None, year: int | None) -> CalendarS
     if both:
         reader.fail(fields, "plan.calendar", f"{listing(sorted(d.isoformat() for d in both))} 同时写在了 extra_holidays 和 extra_workdays 里;请只留一处")
     return None if country is None else CalendarSpec(country, spec["extra_holidays"], spec["extra_workdays"])
+
+
+def _country(reader: Reader, node: YNode) -> str | None:
+    countries = supported_countries()  # hundreds: never list them all in a message
+    raw = node.raw.strip() if not isinstance(node, (YMap, YSeq)) else ""
+    if raw in countries:
+        return raw
+    hint = f";您是不是想写 '{raw.upper()}'?" if raw.upper() in countries else ";请写大写的国家代码,如中国写 CN"
+    reader.fail(node, "plan.calendar.country", f"{describe(node)} 不是 holidays 包支持的国家代码{hint}")
+    return None
 
 
 def _items(reader: Reader, node: YNode | None) -> dict[int, str] | None:

@@ -97,7 +97,7 @@ def nominal_due(rule: DueRule, cadence: Cadence, period: Period, cal: WorkdayCal
         nth = rule.nth or 1
         index = nth - 1 if nth > 0 else nth
         if not -len(matches) <= index < len(matches):
-            raise DueRuleError(f"{first.year}年{first.month}月没有第 {nth} 个{WEEKDAY_NAMES[rule.weekday]}")
+            raise DueRuleError(f"{first.year}年{first.month}月没有第 {nth} 个{WEEKDAY_NAMES[rule.weekday]};要表示最后一个请写 nth: -1")
         return first.replace(day=matches[index])
     day = rule.day if rule.day is not None else LAST_DAY
     if day == LAST_DAY:

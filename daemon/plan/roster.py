@@ -34,7 +34,7 @@ def load_roster(path: str | Path, roles: dict[str, str] | None) -> Roster:
 def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[Person] | None:
     reader = Reader(errors)
     if not isinstance(root, YMap):
-        errors.add(root.line, "", f"名册顶层应是 people: 列表,而不是{describe(root)}")
+        errors.add(root.line, "", f"名册顶层应是 'people:',人员逐个列在它下面(每人以 '- ' 开头),而不是{describe(root)}")
         return None
     top = reader.mapping(root, "", ("people",), ("people",))
     if top is None:

@@ -140,6 +140,7 @@ _SYNTAX_HINTS = (
     ("", "mapping values are not allowed here", "值里含有 ': ' 时请给整个值加引号;也请检查这一行的缩进"),
     ("", "expected <block end>", "这一行的缩进和上面同一级的项没有对齐;请检查缩进"),
     ("", "found unexpected end of stream", "引号或括号没有闭合"),
+    ("expected a single document", "", "一个文件只能写一份日程;请删去这一行的 '---' 及其后的内容,或另存为一个文件"),
 )
 
 
@@ -164,7 +165,10 @@ def _convert(node: Any, errors: ErrorList, path: str) -> YNode:
                 errors.add(key_line, child_path, f"重复的键 '{key}'(第 {out.key_lines[key]} 行已有);请删去其中一个")
                 continue
             out.key_lines[key] = key_line
-            out.entries[key] = _convert(value_node, errors, child_path)
+            child = _convert(value_node, errors, child_path)
+            if isinstance(child, (YMap, YSeq)):
+                child.line = key_line  # a block value starts below its key: point at the key
+            out.entries[key] = child
         out.value = out.entries
         return out
     if isinstance(node, SequenceNode):
