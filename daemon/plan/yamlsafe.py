@@ -68,26 +68,39 @@ def load_yaml(text: str, errors: ErrorList) -> YNode | None:
     if len(text.encode("utf-8", "surrogatepass")) > defaults.MAX_SCHEDULE_BYTES:
         errors.add(1, "", f"文件超过 {defaults.MAX_SCHEDULE_BYTES // 1024} KiB,不像手写的日程;请检查是否放错了文件")
         return None
-    if not _scan_events(text, errors):
+    # libyaml reads a plan ten times faster; on any problem the pure-Python reader runs again,
+    # because its errors are the ones our messages (and their line numbers) are written for.
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        probe = ErrorList(errors.file)
+        try:
+            root = _compose(text, probe, fast)
+        except yaml.YAMLError:  # whatever libyaml objects to, the slow path reports properly
+            probe.add(1, "", "libyaml")
+        if not probe.errors:
+            return None if root is None else _convert(root, errors, "")
+    root = _compose(text, errors, yaml.SafeLoader)
+    return None if root is None else _convert(root, errors, "")
+
+
+def _compose(text: str, errors: ErrorList, loader) -> Any:
+    if not _scan_events(text, errors, loader):
         return None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         _syntax_error(exc, errors)
         return None
-    except yaml.YAMLError as exc:  # pragma: no cover - compose only raises marked errors
+    except yaml.YAMLError as exc:  # libyaml's reader errors are not marked
         errors.add(1, "", f"YAML 无法解析:{exc}")
         return None
-    if root is None:
-        return None
-    return _convert(root, errors, "")
 
 
-def _scan_events(text: str, errors: ErrorList) -> bool:
+def _scan_events(text: str, errors: ErrorList, loader) -> bool:
     """Refuse aliases, foreign tags and deep nesting before anything is built."""
     depth = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=loader):
             line = event.start_mark.line + 1
             if isinstance(event, AliasEvent):
                 errors.add(line, "", f"不支持 YAML 别名 '*{event.anchor}';请把内容直接写出来(共用的设置可放在 plan.defaults)")

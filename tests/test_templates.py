@@ -1,0 +1,379 @@
+"""The email templates rendered from real objects: the 2026 plan and the example roster, a
+SQLite ledger kept up to date until late March except for three March duties, and outbox rows
+composed by the real Composer at their own send time.
+
+The plan and the roster are edited on the way in so that a title of the plan, of a plan item,
+of a duty and of a target carries ``<script>alert(1)</script>`` and 张伟's name carries quotes:
+every HTML part must escape them, every text part and subject must keep them as they are.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import daemon.compose as compose_module
+from daemon.admin import alert_admins
+from daemon.compose import Composer, NothingToSay
+from daemon.digest import DigestSettings
+from daemon.ledger import check_off, record_progress
+from daemon.outbox import enqueue
+from daemon.pipeline import refresh
+from daemon.plan.schedule import Schedule, load_schedule
+from daemon.render import cn_date
+from daemon.store.db import make_engine, sessions, upgrade
+from daemon.store.tables import MessageRow, OccurrenceRow
+from notifiers.base import Outgoing
+
+REPO = Path(__file__).resolve().parent.parent
+HOSTILE = "<script>alert(1)</script>"
+QUOTED_NAME = "\"老张\" O'Zhang"  # 张伟, as a careless roster might spell him
+DIGESTS = DigestSettings("weekly", time(8, 30))
+
+# The office checked off everything due before 25 March, and of what was due that day all but
+# these three: they become the overdue reminders, the escalation and the digests' 已逾期.
+LATE = ("first-topic-study/2026-03", "mass-org-coordination/2026-03", "branch-secretary-talks/2026-03/li-na")
+PROGRESS = {"manuscripts-reviewed": 130, "shanxi-special-topics": 1, "youth-talent-pool": 6,
+            "training-coverage": 60, "grassroots-research-days": 1}
+
+# The messages the tests and the screenshots look at (outbox keys made by the real planner).
+REMINDER = "reminder:li-na:2026-03-18:email"  # a week before the March duties are due
+OVERDUE = "reminder:li-na:2026-03-26:email"  # the day after
+ESCALATION = "escalation:zhang-wei:2026-03-30:email"  # three days late: the 党组书记 hears
+DIGEST = "digest:personal:li-na:2026-W14:email"
+OVERVIEW = "digest:overview:xu-li:2026-W14:email"
+
+
+@dataclass
+class Office:
+    schedule: Schedule
+    sessions: sessionmaker[Session]
+
+    def compose(self, key: str, late: bool = False, digests: DigestSettings = DIGESTS) -> Outgoing:
+        """The message with outbox key ``key`` as it would go out at its send time."""
+        with self.sessions() as session:
+            row = session.scalar(select(MessageRow).where(MessageRow.key == key))
+            assert row is not None, key
+            now = row.send_at + timedelta(hours=30) if late else row.send_at
+            with freeze_time(now):
+                return Composer(self.schedule, digests).compose(session, row, now, late)
+
+    def alert(self, topic: str, context: dict) -> Outgoing:
+        """An admin alert raised now and composed for the first admin."""
+        now = datetime(2026, 4, 10, 1, 0, tzinfo=UTC)
+        with self.sessions.begin() as session:
+            alert_admins(session, self.schedule.roster, topic, topic, now, context)
+        return self.compose(f"admin:{topic}:{topic}:xu-li:email")
+
+
+def build_office(root: Path, hostile: bool = False) -> Office:
+    """The committed schedule in ``root``, its ledger in ``root``/planbell.db, kept as LATE says."""
+    schedules = root / "schedules"
+    shutil.copytree(REPO / "schedules", schedules)
+    if hostile:
+        plan = schedules / "plan-2026.yaml"
+        text = plan.read_text(encoding="utf-8")
+        for before, after in [
+            ("title: 2026年市委政研室机关党建工作要点", f"title: 2026年工作要点{HOSTILE}"),
+            ("1: 深化政治理论铸魂凝心行动", f"1: 深化政治理论{HOSTILE}"),
+            ("title: 室党组“第一议题”专题学习", f"title: 第一议题{HOSTILE}"),
+            ("title: 意识形态三级审核文稿", f"title: 审核文稿{HOSTILE}"),
+        ]:
+            assert before in text, before
+            text = text.replace(before, after, 1)
+        plan.write_text(text, encoding="utf-8")
+        roster = schedules / "roster.example.yaml"
+        yaml_name = "'" + QUOTED_NAME.replace("'", "''") + "'"
+        roster.write_text(roster.read_text(encoding="utf-8").replace("name: 张伟", f"name: {yaml_name}", 1),
+                          encoding="utf-8")
+    schedule = load_schedule(schedules, schedules / "roster.example.yaml")
+    engine = make_engine(f"sqlite:///{root / 'planbell.db'}")
+    upgrade(engine)
+    made = sessions(engine)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with made.begin() as session:
+        refresh(session, schedule, start, DIGESTS)
+    kept = datetime(2026, 3, 25, 10, 0, tzinfo=UTC)
+    with made.begin() as session:
+        rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.due <= date(2026, 3, 25)))
+        for row in rows:
+            if row.id not in LATE:
+                check_off(session, row, kept, "test", row.assignees[0] if row.assignees else None, None, None)
+        plan = schedule.plans[0]
+        for target in plan.targets:
+            if target.id in PROGRESS:
+                record_progress(session, target, plan.year, "=", PROGRESS[target.id], None, kept, "test")
+        # A message that failed in the week before the overview, as the dispatcher leaves it.
+        failed_at = datetime(2026, 3, 26, 1, 0, tzinfo=UTC)
+        enqueue(session, key="reminder:wu-hao:2026-03-26:wecom", kind="reminder", person="wu-hao",
+                channel="wecom", send_at=failed_at, content={"items": []}, now=failed_at)
+        failed = session.scalar(select(MessageRow).where(MessageRow.key == "reminder:wu-hao:2026-03-26:wecom"))
+        failed.status, failed.attempts = "failed", 8
+        failed.last_error = "企业微信机器人回复 errcode 93000:webhook 地址无效或已被删除"
+    return Office(schedule, made)
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory) -> Office:
+    return build_office(tmp_path_factory.mktemp("office"), hostile=True)
+
+
+def occurrence(office: Office, occurrence_id: str) -> OccurrenceRow:
+    with office.sessions() as session:
+        return session.get(OccurrenceRow, occurrence_id)
+
+
+def visible(html: str) -> str:
+    """The words of an HTML part, tags dropped and entities left as they are."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# --- reminders and escalations ------------------------------------------------------------
+
+
+def test_reminder_opens_with_what_to_do_and_by_when(office):
+    mail = office.compose(REMINDER)
+
+    first = mail.text.splitlines()[0]
+    assert first == f"李娜,请在 2026年3月25日 周三 前完成「第一议题{HOSTILE}」等 2 项工作(还有 7 天)。"
+    lead = "李娜,请在 2026年3月25日 周三 前完成「第一议题&lt;script&gt;alert(1)&lt;/script&gt;」等 2 项工作(还有 7 天)。"
+    assert lead in visible(mail.html)
+    assert mail.subject == f"【planbell】还有 7 天到期:第一议题{HOSTILE} 等 2 项"
+
+
+def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_command(office):
+    mail = office.compose(REMINDER)
+
+    for duty_id in ("first-topic-study/2026-03", "mass-org-coordination/2026-03"):
+        o = occurrence(office, duty_id)
+        for part in (mail.text, mail.html):
+            assert o.source in part
+            assert f"planbell done {o.id}" in part
+            assert "截止 2026年3月25日 周三" in part
+            assert "还有 7 天到期" in part
+    # Who else is on it: the other members of the 室党组, not the reader herself.
+    assert f"同办:{QUOTED_NAME}、刘洋、王强" in mail.text
+    assert "同办:陈静、吴昊" in mail.text
+    assert "工作要点第 8 条「强化党建与群团工作融合」" in mail.html
+
+
+def test_overdue_reminder_says_how_many_days_late_in_red(office):
+    mail = office.compose(OVERDUE)
+
+    assert mail.subject.startswith("【planbell】已逾期 1 天:")
+    assert mail.text.splitlines()[0].startswith("李娜,请尽快完成「")
+    assert ",已逾期 1 天(截止 2026年3月25日 周三)。" in mail.text.splitlines()[0]
+    assert "【已逾期 1 天】截止 2026年3月25日 周三" in mail.text
+    assert re.search(r"background:#c62828;[^>]*>已逾期 1 天</span>", mail.html)
+
+
+def test_escalation_names_the_days_late_and_who_is_to_do_it(office):
+    mail = office.compose(ESCALATION)
+
+    assert mail.subject == f"【planbell】逾期 5 天待督办:第一议题{HOSTILE} 等 3 项"
+    assert mail.text.splitlines()[0] == (
+        f"{QUOTED_NAME},请督促责任人尽快完成「第一议题{HOSTILE}」等 3 项工作:"
+        "已逾期 5 天(截止 2026年3月25日 周三),仍未销号。")
+    for duty_id in LATE:
+        o = occurrence(office, duty_id)
+        assert (date(2026, 3, 30) - o.due).days == 5
+        for part in (mail.text, mail.html):
+            assert "已逾期 5 天" in part and cn_date(o.due) in part
+            assert o.source in part and f"planbell done {o.id}" in part
+    assert "责任:支部书记;承办人:陈静" in mail.text
+    assert "(对象:李娜)" in mail.text
+
+
+def test_a_late_message_says_so_in_subject_text_and_html(office):
+    mail = office.compose(REMINDER, late=True)
+
+    assert mail.subject.startswith("【planbell】(迟发)还有 6 天到期:")
+    note = "这封提醒本应在 2026-03-18 09:00 发出,因系统停机迟发,请留意日期。"
+    assert note in mail.text and note in mail.html
+
+
+# --- digests ----------------------------------------------------------------------------
+
+
+def test_digest_lists_overdue_this_week_upcoming_and_targets(office):
+    mail = office.compose(DIGEST)
+
+    assert mail.subject == "【planbell】逾期 2 项,本周到期 0 项,即将开始 4 项(第 14 周周报)"
+    assert mail.text.splitlines()[0] == "李娜,您有 2 项工作已逾期,请尽快完成。"
+    for heading in ("【已逾期】2 项", "【本周到期】0 项", "【即将开始】4 项", "【指标进度】"):
+        assert heading in mail.text
+    for heading in ("已逾期 · 2 项", "本周到期 · 0 项", "即将开始 · 4 项", "指标进度"):
+        assert heading in visible(mail.html)
+    for duty_id in ("first-topic-study/2026-03", "mass-org-coordination/2026-03"):
+        o = occurrence(office, duty_id)
+        for part in (mail.text, mail.html):
+            assert "已逾期 5 天" in part and "截止 2026年3月25日 周三" in part
+            assert o.source in part and f"planbell done {o.id}" in part
+    assert "4月1日 周三开始" in mail.text and "截止 2026年4月24日 周五" in mail.text
+
+
+def test_digest_draws_each_target_against_the_years_pace(office):
+    mail = office.compose(DIGEST)
+
+    # 130 of 500 manuscripts on 30 March, when a steady pace would be at 500 × 88/365 ≈ 120.5.
+    assert f"审核文稿{HOSTILE}\n   ███░░░░░░░ 130/500篇(26%)\n   按全年进度今天应达 120.5篇,进度正常" in mail.text
+    # 1 of 10 special topics, where the pace says 2.4: behind by 1.4.
+    assert "█░░░░░░░░░ 1/10个(10%)\n   按全年进度今天应达 2.4个,⚠ 落后 1.4个" in mail.text
+    # The HTML bar: a cell as wide as the share done, and under it the pace.
+    assert re.search(r'<td width="26%" height="14" bgcolor="#2e7d32"', mail.html)
+    assert re.search(r'<td width="10%" height="14" bgcolor="#b45309"', mail.html)
+    assert re.search(r'<td width="24%" height="4" bgcolor="#7b8794"', mail.html)
+    assert "落后于进度" in mail.html and "还差 1.4个" in mail.html
+
+
+def test_overview_is_html_with_item_rows_targets_and_failed_messages(office):
+    mail = office.compose(OVERVIEW)
+
+    assert mail.subject == "【planbell】全室逾期 3 项,发送失败 1 条(第 14 周概况)"
+    assert "<pre" not in mail.html
+    assert mail.text.splitlines()[0] == "徐丽,全室有 3 项工作逾期未销号,请督促办理;另有 1 条消息发送失败,请检查。"
+    assert f"1. 深化政治理论{HOSTILE} ⚠\n   完成 " in mail.text
+    assert "1. 深化政治理论&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
+    assert "企业微信机器人回复 errcode 93000" in mail.text and "企业微信机器人回复 errcode 93000" in mail.html
+    assert "███░░░░░░░ 130/500篇(26%)" in mail.text
+    assert re.search(r'<td width="26%" height="14"', mail.html)
+
+
+def test_a_digest_with_nothing_in_it_still_renders(office):
+    mail = office.compose("digest:personal:sun-peng:2026-W14:email", digests=DigestSettings("weekly", time(8, 30), True))
+
+    assert mail.subject == "【planbell】本周到期 0 项(第 14 周周报)"
+    assert mail.text.splitlines()[0] == "孙鹏,本周没有到期的工作。"
+    assert "本周没有到期的工作。" in visible(mail.html)
+
+
+# --- admin alerts -------------------------------------------------------------------------
+
+ALERTS = {
+    "schedule-invalid": {
+        "errors": ["schedules/plan-2026.yaml:143: obligations[12].every: 'quaterly' is not a cadence; did you mean 'quarterly'?"],
+        "running_version": "3f9a1c2e7b4d",
+    },
+    "delivery-failed": {
+        "key": "reminder:li-na:2026-03-26:email", "recipient": "li-na", "channel": "email",
+        "error": "Connection to smtp.example.gov.cn:465 timed out after 10 s <b>", "attempts": 8,
+    },
+    "expired": {
+        "count": 11, "oldest": "2026-03-18T01:00:00+00:00", "horizon_days": 7,
+        "keys": ["reminder:li-na:2026-03-18:email", "escalation:zhang-wei:2026-03-30:email"],
+    },
+}
+
+
+@pytest.mark.parametrize(("topic", "subject", "words"), [
+    ("schedule-invalid", "【planbell】日程修改有误,仍在使用上一个正确版本",
+     ["'quaterly' is not a cadence", "3f9a1c2e7b4d"]),
+    ("delivery-failed", "【planbell】一条消息发送失败,已放弃",
+     ["尝试 8 次仍未发出", "timed out after 10 s", "reminder:li-na:2026-03-26:email"]),
+    ("expired", "【planbell】停机期间有 11 条提醒过期未发",
+     ["有 11 条提醒超过 7 天未能发出", "2026-03-18", "(前 2 条)", "escalation:zhang-wei:2026-03-30:email"]),
+])
+def test_admin_alert_is_real_html_and_says_what_happened(office, topic, subject, words):
+    mail = office.alert(topic, ALERTS[topic])
+
+    assert mail.subject == subject
+    assert "<pre" not in mail.html and "<table" in mail.html
+    for word in words:
+        assert word in mail.text
+        assert word.replace("'", "&#39;") in mail.html
+    assert "<b>" not in mail.html
+
+
+# --- every message ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def every_mail(office) -> dict[str, Outgoing]:
+    """One of each message; each subject template's own output is kept in ``raw_subjects``."""
+    real = compose_module.render
+
+    def spy(name: str, **context) -> str:
+        out = real(name, **context)
+        if name.endswith(".subject.txt"):
+            raw_subjects.append((name, out))
+        return out
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compose_module, "render", spy)
+        mails = {key: office.compose(key) for key in (REMINDER, OVERDUE, ESCALATION, DIGEST, OVERVIEW)}
+        mails["late"] = office.compose(ESCALATION, late=True)
+        for topic, context in ALERTS.items():
+            mails[topic] = office.alert(topic, context)
+    return mails
+
+
+raw_subjects: list[tuple[str, str]] = []
+
+
+def test_hostile_titles_and_names_are_escaped_in_html_and_kept_in_text(every_mail):
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for key, mail in every_mail.items():
+        assert "<script" not in mail.html.lower(), key
+        if key in ALERTS:
+            continue
+        assert escaped in mail.html, key
+        assert HOSTILE in mail.text and escaped not in mail.text, key
+    for key in (REMINDER, ESCALATION):
+        mail = every_mail[key]
+        assert QUOTED_NAME in mail.text
+        assert "&#34;老张&#34; O&#39;Zhang" in mail.html and QUOTED_NAME not in mail.html
+
+
+def test_subjects_are_one_short_line(every_mail):
+    for key, mail in every_mail.items():
+        assert "\n" not in mail.subject and mail.subject == mail.subject.strip(), key
+        assert mail.subject.startswith("【planbell】"), key
+
+
+def test_subject_templates_make_one_line_themselves(every_mail):
+    # compose() joins lines as a last resort; a subject template must not rely on it.
+    assert {name for name, _ in raw_subjects} == {f"email/{kind}.subject.txt" for kind in
+                                                  ("reminder", "escalation", "digest", "overview", "admin")}
+    for name, subject in raw_subjects:
+        assert "\n" not in subject, name
+
+
+def test_html_is_one_table_column_with_inline_css_only(every_mail):
+    for key, mail in every_mail.items():
+        html = mail.html
+        assert html.startswith("<!DOCTYPE html>") and html.endswith("</html>"), key
+        assert 'name="viewport"' in html and "max-width:600px" in html, key
+        for banned in ("<link", "<style", "<img", "<div style=\"display:flex", "display:flex", "display:grid",
+                       "position:", "float:", "<pre"):
+            assert banned not in html, (key, banned)
+        # Readable on a phone: nothing smaller than 13 px.
+        sizes = [int(s) for s in re.findall(r"font-size:(\d+)px", html)]
+        assert min(s for s in sizes if s > 1) >= 13, key
+        assert "{{" not in html and "{%" not in html and "{{" not in mail.text, key
+
+
+def test_every_template_renders_for_every_stage_without_undefined(office):
+    """Compose every outbox row the planner made for three people over the year."""
+    kinds, stages = set(), set()
+    with office.sessions() as session:
+        rows = list(session.scalars(select(MessageRow).where(
+            MessageRow.person.in_(("li-na", "zhang-wei", "xu-li")), MessageRow.kind != "admin")))
+        composer = Composer(office.schedule, DigestSettings("weekly", time(8, 30), True))
+        for row in rows:
+            try:
+                mail = composer.compose(session, row, row.send_at, False)
+            except NothingToSay:
+                continue
+            assert mail.subject and mail.text and mail.html, row.key
+            kinds.add(row.kind)
+            stages.update(i.get("stage", "digest").split("-")[0] for i in row.content["items"])
+    assert kinds == {"reminder", "escalation", "digest"}
+    assert {"open", "remind", "due", "overdue", "escalation"} <= stages
