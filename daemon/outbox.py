@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from daemon import defaults
 from daemon.reminders import PlannedMessage
 from daemon.store.tables import MessageRow
 
@@ -53,9 +52,12 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     existing = {row.key: row for row in session.scalars(select(MessageRow).where(planned_kind, changeable))}
     history = set(session.scalars(select(MessageRow.key).where(planned_kind, ~changeable)))
     new = []
-    # A message whose time is long past when first planned (a fresh install in November, a
-    # duty added after its date) was never owed: only downtime makes late messages.
-    not_before = now - defaults.LATE_HORIZON
+    # A message whose time has already passed when it is first planned (a fresh install in
+    # November, a due date edited to an earlier day, a duty added after its date) was never
+    # owed: sending it now would read "late because the system was down" when nothing was.
+    # Only rows planned before a downtime become late messages; the digest and the next
+    # reminders still show the duty.
+    not_before = now
     for key, message in planned.items():
         content = {"items": message.items}  # digests: [{"scope", "label", "year"}]
         row = existing.get(key)

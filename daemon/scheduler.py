@@ -9,6 +9,10 @@ Job settings, chosen deliberately:
 - ``coalesce=True``: a wake-up missed while busy runs once, not once per miss;
 - ``misfire_grace_time=None``: a late wake-up still runs (APScheduler's 1 s default would
   silently drop it after a laptop sleep or a long send batch); the database says what is due.
+
+The scheduler runs in the background and is stopped from the main thread (see `planbell run`),
+never from a signal handler: a handler runs inside whatever the main thread was doing, and
+stopping the thread pool there while the scheduler was submitting to it deadlocked.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -32,7 +36,7 @@ class Clockwork:
     def __init__(self, service: Service, timezone: str):
         self.service = service
         self.last_tick: datetime | None = None  # /healthz: a stuck scheduler stops ticking
-        self.scheduler = BlockingScheduler(
+        self.scheduler = BackgroundScheduler(
             timezone=timezone,
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -42,13 +46,15 @@ class Clockwork:
         self.scheduler.add_job(self.daily, CronTrigger(hour=0, minute=5, timezone=timezone), id="daily")
 
     def start(self) -> None:
-        """Blocks until stop() (from a signal handler)."""
+        """Start the jobs in the background (the first tick at once) and return."""
         self.scheduler.add_job(self.tick, id="first")
         self.scheduler.start()
 
     def stop(self) -> None:
-        self.service.stop.set()  # the dispatcher stops claiming; the send in flight finishes
-        self.scheduler.shutdown(wait=False)
+        """Stop claiming, let the send in flight finish, and return when the jobs are done."""
+        self.service.stop.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
 
     def tick(self) -> None:
         """Send what is due, then set the alarm for the next due message."""

@@ -2,8 +2,8 @@
 SQLite ledger kept up to date until late March except for three March duties, and outbox rows
 composed by the real Composer at their own send time.
 
-The plan and the roster are edited on the way in so that a title of the plan, of a plan item,
-of a duty and of a target carries ``<script>alert(1)</script>`` and 张伟's name carries quotes:
+The plan and the roster are edited on the way in so that the titles of the plan, of a plan
+item, of a duty and of a target carry ``<script>alert(1)</script>`` and 张伟's name carries quotes:
 every HTML part must escape them, every text part and subject must keep them as they are.
 """
 
@@ -42,13 +42,13 @@ DIGESTS = DigestSettings("weekly", time(8, 30))
 # these three: they become the overdue reminders, the escalation and the digests' 已逾期.
 LATE = ("first-topic-study/2026-03", "mass-org-coordination/2026-03", "branch-secretary-talks/2026-03/li-na")
 PROGRESS = {"manuscripts-reviewed": 130, "shanxi-special-topics": 1, "youth-talent-pool": 6,
-            "training-coverage": 60, "grassroots-research-days": 1}
+            "training-coverage": 60, "grassroots-research-days": 1, "culture-sports-activities": 3}
 
 # The messages the tests and the screenshots look at (outbox keys made by the real planner).
 REMINDER = "reminder:li-na:2026-03-18:email"  # a week before the March duties are due
 OVERDUE = "reminder:li-na:2026-03-26:email"  # the day after
 ESCALATION = "escalation:zhang-wei:2026-03-30:email"  # three days late: the 党组书记 hears
-DIGEST = "digest:personal:li-na:2026-W14:email"
+DIGEST = "digest:personal:wu-hao:2026-W14:email"
 OVERVIEW = "digest:overview:xu-li:2026-W14:email"
 
 
@@ -83,9 +83,9 @@ def build_office(root: Path, hostile: bool = False) -> Office:
         text = plan.read_text(encoding="utf-8")
         for before, after in [
             ("title: 2026年市委政研室机关党建工作要点", f"title: 2026年工作要点{HOSTILE}"),
-            ("1: 深化政治理论铸魂凝心行动", f"1: 深化政治理论{HOSTILE}"),
-            ("title: 室党组“第一议题”专题学习", f"title: 第一议题{HOSTILE}"),
-            ("title: 意识形态三级审核文稿", f"title: 审核文稿{HOSTILE}"),
+            ("8: 强化党建与群团工作融合", f"8: 党群融合{HOSTILE}"),
+            ("title: 党建群团工作联动小组协调会议", f"title: 联动小组协调会议{HOSTILE}"),
+            ("title: “健康政研·活力机关”系列活动", f"title: 文体活动{HOSTILE}"),
         ]:
             assert before in text, before
             text = text.replace(before, after, 1)
@@ -142,11 +142,10 @@ def visible(html: str) -> str:
 def test_reminder_opens_with_what_to_do_and_by_when(office):
     mail = office.compose(REMINDER)
 
-    first = mail.text.splitlines()[0]
-    assert first == f"李娜,请在 2026年3月25日 周三 前完成「第一议题{HOSTILE}」等 2 项工作(还有 7 天)。"
-    lead = "李娜,请在 2026年3月25日 周三 前完成「第一议题&lt;script&gt;alert(1)&lt;/script&gt;」等 2 项工作(还有 7 天)。"
-    assert lead in visible(mail.html)
-    assert mail.subject == f"【planbell】还有 7 天到期:第一议题{HOSTILE} 等 2 项"
+    opening = "李娜,请在 2026年3月25日 周三 前完成「室党组“第一议题”专题学习」等 2 项工作(还有 7 天)。"
+    assert mail.text.splitlines()[0] == opening
+    assert visible(mail.html).count(opening) == 1
+    assert mail.subject == "【planbell】还有 7 天到期:室党组“第一议题”专题学习 等 2 项"
 
 
 def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_command(office):
@@ -157,39 +156,43 @@ def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_co
         for part in (mail.text, mail.html):
             assert o.source in part
             assert f"planbell done {o.id}" in part
-            assert "截止 2026年3月25日 周三" in part
-            assert "还有 7 天到期" in part
-    # Who else is on it: the other members of the 室党组, not the reader herself.
-    assert f"同办:{QUOTED_NAME}、刘洋、王强" in mail.text
-    assert "同办:陈静、吴昊" in mail.text
-    assert "工作要点第 8 条「强化党建与群团工作融合」" in mail.html
+            assert part.count("截止 2026年3月25日 周三") == 2
+            assert part.count("还有 7 天到期") == 2
+    # Who else is on it: the other members of the 室党组 and of the 联动小组, not the reader.
+    assert f"责任:室党组;同办:{QUOTED_NAME}、刘洋、王强" in mail.text
+    assert "责任:党建群团工作联动小组;同办:陈静、吴昊" in mail.text
+    assert f"要点:第 8 条「党群融合{HOSTILE}」,周期 2026-03" in mail.text
+    assert "工作要点第 8 条「党群融合&lt;script&gt;alert(1)&lt;/script&gt;」 · 周期 2026-03" in mail.html
 
 
 def test_overdue_reminder_says_how_many_days_late_in_red(office):
     mail = office.compose(OVERDUE)
 
-    assert mail.subject.startswith("【planbell】已逾期 1 天:")
-    assert mail.text.splitlines()[0].startswith("李娜,请尽快完成「")
-    assert ",已逾期 1 天(截止 2026年3月25日 周三)。" in mail.text.splitlines()[0]
-    assert "【已逾期 1 天】截止 2026年3月25日 周三" in mail.text
-    assert re.search(r"background:#c62828;[^>]*>已逾期 1 天</span>", mail.html)
+    assert mail.subject == "【planbell】已逾期 1 天:室党组“第一议题”专题学习 等 2 项"
+    assert mail.text.splitlines()[0] == ("李娜,请尽快完成「室党组“第一议题”专题学习」等 2 项工作,"
+                                         "已逾期 1 天(截止 2026年3月25日 周三)。")
+    assert mail.text.count("【已逾期 1 天】截止 2026年3月25日 周三") == 2
+    assert len(re.findall(r"background:#c62828;[^>]*>已逾期 1 天</span>", mail.html)) == 2
+    assert "border-top:5px solid #c62828" in mail.html
 
 
 def test_escalation_names_the_days_late_and_who_is_to_do_it(office):
     mail = office.compose(ESCALATION)
 
-    assert mail.subject == f"【planbell】逾期 5 天待督办:第一议题{HOSTILE} 等 3 项"
+    assert mail.subject == "【planbell】逾期 5 天待督办:支部书记与党员廉政谈话(李娜) 等 3 项"
     assert mail.text.splitlines()[0] == (
-        f"{QUOTED_NAME},请督促责任人尽快完成「第一议题{HOSTILE}」等 3 项工作:"
+        f"{QUOTED_NAME},请督促责任人尽快完成「支部书记与党员廉政谈话(李娜)」等 3 项工作:"
         "已逾期 5 天(截止 2026年3月25日 周三),仍未销号。")
     for duty_id in LATE:
         o = occurrence(office, duty_id)
         assert (date(2026, 3, 30) - o.due).days == 5
         for part in (mail.text, mail.html):
-            assert "已逾期 5 天" in part and cn_date(o.due) in part
             assert o.source in part and f"planbell done {o.id}" in part
+    for part in (mail.text, mail.html):
+        assert part.count("已逾期 5 天") == 4 and part.count(cn_date(date(2026, 3, 25))) == 4
     assert "责任:支部书记;承办人:陈静" in mail.text
     assert "(对象:李娜)" in mail.text
+    assert f"责任:室党组;承办人:{QUOTED_NAME}、李娜、刘洋、王强" in mail.text
 
 
 def test_a_late_message_says_so_in_subject_text_and_html(office):
@@ -206,32 +209,37 @@ def test_a_late_message_says_so_in_subject_text_and_html(office):
 def test_digest_lists_overdue_this_week_upcoming_and_targets(office):
     mail = office.compose(DIGEST)
 
-    assert mail.subject == "【planbell】逾期 2 项,本周到期 0 项,即将开始 4 项(第 14 周周报)"
-    assert mail.text.splitlines()[0] == "李娜,您有 2 项工作已逾期,请尽快完成。"
-    for heading in ("【已逾期】2 项", "【本周到期】0 项", "【即将开始】4 项", "【指标进度】"):
+    assert mail.subject == "【planbell】逾期 1 项,本周到期 2 项,即将开始 2 项(第 14 周周报)"
+    assert mail.text.splitlines()[0] == "吴昊,您有 1 项工作已逾期,请尽快完成;本周还有 2 项到期。"
+    for heading in ("【已逾期】1 项", "【本周到期】2 项", "【即将开始】2 项", "【指标进度】"):
         assert heading in mail.text
-    for heading in ("已逾期 · 2 项", "本周到期 · 0 项", "即将开始 · 4 项", "指标进度"):
+    for heading in ("已逾期 · 1 项", "本周到期 · 2 项", "即将开始 · 2 项", "指标进度"):
         assert heading in visible(mail.html)
-    for duty_id in ("first-topic-study/2026-03", "mass-org-coordination/2026-03"):
-        o = occurrence(office, duty_id)
-        for part in (mail.text, mail.html):
-            assert "已逾期 5 天" in part and "截止 2026年3月25日 周三" in part
+    late = occurrence(office, "mass-org-coordination/2026-03")
+    report = occurrence(office, "grassroots-research-days/2026-03")
+    for part in (mail.text, mail.html):
+        assert "已逾期 5 天" in part and "截止 2026年3月25日 周三" in part
+        assert "还有 1 天到期" in part and "截止 2026年3月31日 周二" in part
+        assert "4月1日 周三开始" in part and "截止 2026年6月18日 周四" in part
+        for o in (late, report):
             assert o.source in part and f"planbell done {o.id}" in part
-    assert "4月1日 周三开始" in mail.text and "截止 2026年4月24日 周五" in mail.text
+        assert "planbell progress grassroots-research-days +数量" in part
+        assert "等 11 人" in part
+    assert f"同办:{QUOTED_NAME}、李娜、刘洋、王强、陈静、杨帆 等 11 人" in mail.text
 
 
 def test_digest_draws_each_target_against_the_years_pace(office):
     mail = office.compose(DIGEST)
 
-    # 130 of 500 manuscripts on 30 March, when a steady pace would be at 500 × 88/365 ≈ 120.5.
-    assert f"审核文稿{HOSTILE}\n   ███░░░░░░░ 130/500篇(26%)\n   按全年进度今天应达 120.5篇,进度正常" in mail.text
-    # 1 of 10 special topics, where the pace says 2.4: behind by 1.4.
-    assert "█░░░░░░░░░ 1/10个(10%)\n   按全年进度今天应达 2.4个,⚠ 落后 1.4个" in mail.text
-    # The HTML bar: a cell as wide as the share done, and under it the pace.
-    assert re.search(r'<td width="26%" height="14" bgcolor="#2e7d32"', mail.html)
-    assert re.search(r'<td width="10%" height="14" bgcolor="#b45309"', mail.html)
-    assert re.search(r'<td width="24%" height="4" bgcolor="#7b8794"', mail.html)
-    assert "落后于进度" in mail.html and "还差 1.4个" in mail.html
+    # 3 of 8 activities on 30 March, when a steady pace would be at 8 × 88/365 ≈ 1.9.
+    assert f"文体活动{HOSTILE}\n   ████░░░░░░ 3/8次(38%)\n   按全年进度今天应达 1.9次,进度正常" in mail.text
+    # 1 of 5 days, where the pace says 1.2: behind by 0.2.
+    assert "██░░░░░░░░ 1/5天(20%)\n   按全年进度今天应达 1.2天,⚠ 落后 0.2天" in mail.text
+    # The HTML bar: a cell as wide as the share done, and under it the year's pace.
+    assert '<td width="38%" height="14" bgcolor="#2e7d32"' in mail.html
+    assert '<td width="20%" height="14" bgcolor="#b45309"' in mail.html
+    assert mail.html.count('<td width="24%" height="4" bgcolor="#7b8794"') == 4
+    assert "落后于进度" in mail.html and "还差 0.2天" in mail.html
 
 
 def test_overview_is_html_with_item_rows_targets_and_failed_messages(office):
@@ -240,18 +248,20 @@ def test_overview_is_html_with_item_rows_targets_and_failed_messages(office):
     assert mail.subject == "【planbell】全室逾期 3 项,发送失败 1 条(第 14 周概况)"
     assert "<pre" not in mail.html
     assert mail.text.splitlines()[0] == "徐丽,全室有 3 项工作逾期未销号,请督促办理;另有 1 条消息发送失败,请检查。"
-    assert f"1. 深化政治理论{HOSTILE} ⚠\n   完成 " in mail.text
-    assert "1. 深化政治理论&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
-    assert "企业微信机器人回复 errcode 93000" in mail.text and "企业微信机器人回复 errcode 93000" in mail.html
+    assert f"8. 党群融合{HOSTILE} ⚠\n   完成 " in mail.text
+    assert "8. 党群融合&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html
+    error = "企业微信机器人回复 errcode 93000"
+    assert error in mail.text and error in mail.html
     assert "███░░░░░░░ 130/500篇(26%)" in mail.text
-    assert re.search(r'<td width="26%" height="14"', mail.html)
+    assert '<td width="26%" height="14"' in mail.html
 
 
-def test_a_digest_with_nothing_in_it_still_renders(office):
-    mail = office.compose("digest:personal:sun-peng:2026-W14:email", digests=DigestSettings("weekly", time(8, 30), True))
+def test_a_week_with_nothing_due_says_so(office):
+    mail = office.compose("digest:personal:yang-fan:2026-W13:email")
 
-    assert mail.subject == "【planbell】本周到期 0 项(第 14 周周报)"
-    assert mail.text.splitlines()[0] == "孙鹏,本周没有到期的工作。"
+    assert mail.subject == "【planbell】本周无到期,即将开始 2 项(第 13 周周报)"
+    assert mail.text.splitlines()[0] == "杨帆,本周没有到期的工作;2 项即将开始。"
+    assert "【本周到期】0 项\n\n(无)" in mail.text
     assert "本周没有到期的工作。" in visible(mail.html)
 
 

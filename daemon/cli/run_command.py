@@ -19,6 +19,8 @@ from notifiers.factory import all_notifiers
 
 log = logging.getLogger("planbell")
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
 
 @click.command()
 @pass_app
@@ -33,6 +35,11 @@ def run(app: App) -> None:
     """
     settings = app.settings
     setup_logging(settings.log_level, settings.log_format)
+    # No signal handler: it would run inside whatever the main thread is doing (APScheduler's
+    # and the thread pool's locks) and could deadlock there. The stop signals are blocked before
+    # any thread starts, so every thread inherits the mask, and the main thread waits for one
+    # below; one that comes during start-up waits too, and stops the service once it is up.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         held = lock.acquire(settings.database_url)
     except lock.AlreadyRunning as exc:
@@ -44,8 +51,6 @@ def run(app: App) -> None:
         log.warning("schedule: %s", warning)
     timezone = service.schedule.plans[0].timezone if service.schedule.plans else settings.timezone
     clockwork = Clockwork(service, timezone)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: clockwork.stop())
     server = _serve_http(settings, service, clockwork)
     schedule, wake = service.schedule, service.next_wake()
     log.info(
@@ -58,6 +63,9 @@ def run(app: App) -> None:
         service.engine.url.render_as_string(hide_password=True),
     )
     clockwork.start()
+    received = signal.sigwait(STOP_SIGNALS)
+    log.info("%s: stopping after the send in flight", signal.Signals(received).name)
+    clockwork.stop()
     if server is not None:
         server.shutdown()
     log.info("planbell stopped")
