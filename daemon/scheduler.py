@@ -84,11 +84,16 @@ class Clockwork:
             self.scheduler.remove_job(job_id)
 
     def poll_schedule(self) -> None:
+        refused = self.service.reload_errors
         try:
-            if self.service.reload(clock.now()):
-                self.tick()
+            reloaded = self.service.reload(clock.now())
         except Exception:
             log.exception("schedule reload failed; keeping the running schedule")
+            return
+        # A new schedule has new messages due; a refused edit has queued the admins' alert for
+        # now. Either way, send at once: the next sweep may be a minute away.
+        if reloaded or self.service.reload_errors != refused:
+            self.tick()
 
     def daily(self) -> None:
         """Re-plan once a day: overdue stages and escalations follow the calendar."""
