@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon import digest
@@ -19,6 +19,12 @@ from daemon.plan.schedule import Schedule
 from daemon.render import render
 from daemon.store.tables import MessageRow, OccurrenceRow
 from notifiers.base import Attachment, Outgoing, TransportError
+
+# The occurrences a message lists, read as plain rows just before it is composed (a duty checked
+# off a moment ago is left out). Built once: building and caching an IN (...) per call cost more
+# than the query.
+_OCCURRENCES = select(OccurrenceRow.__table__).where(
+    OccurrenceRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class NothingToSay(Exception):
@@ -33,6 +39,9 @@ class Composer:
         self.digests = digests
         self.plans = {plan.year: plan for plan in schedule.plans}
         self.timezone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else "Asia/Shanghai")
+        self.names = {p.id: p.name for p in self.roster.people}
+        # The opening notice of one duty goes to each of its assignees: one calendar for all.
+        self._calendars: dict[str, Attachment] = {}
         # A composer lives for one claimed batch (one `now`): the digests of a Monday morning
         # share one read of the year's ledger instead of one per person.
         self._ledger: dict[int, tuple[list, dict]] = {}
@@ -76,9 +85,9 @@ class Composer:
 
     def _items(self, session: Session, row: MessageRow, today) -> list[dict]:
         wanted = row.content.get("items", [])
-        ids = {i["occurrence"] for i in wanted}
-        occurrences = {o.id: o for o in session.scalars(select(OccurrenceRow).where(OccurrenceRow.id.in_(ids)))}
-        names = {p.id: p.name for p in self.roster.people}
+        ids = list({i["occurrence"] for i in wanted})
+        occurrences = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": ids})}
+        names = self.names
         out = []
         for item in wanted:
             o = occurrences.get(item["occurrence"])
@@ -100,9 +109,12 @@ class Composer:
     def _calendar(self, items: list[dict], now: datetime) -> Attachment:
         """The duties as calendar events, so one tap puts them in the recipient's calendar."""
         rows = list({i["occurrence"].id: i["occurrence"] for i in items}.values())
-        plan = self.plans.get(rows[0].plan_year)
-        data = occurrence_calendar(rows, plan, self.roster, now)
-        return Attachment("planbell.ics", "text/calendar; method=PUBLISH", data)
+        key = repr((rows, now))  # the rows' every field: an edit in between makes a new one
+        if key not in self._calendars:
+            plan = self.plans.get(rows[0].plan_year)
+            data = occurrence_calendar(rows, plan, self.roster, now)
+            self._calendars[key] = Attachment("planbell.ics", "text/calendar; method=PUBLISH", data)
+        return self._calendars[key]
 
     def _digest(self, session: Session, row: MessageRow, today, now: datetime, context: dict) -> str:
         spec = row.content["items"][0]
@@ -119,6 +131,5 @@ class Composer:
         sections = digest.personal(rows, progress, plan, self.roster, row.person, today)
         if sections["empty"] and not (self.digests and self.digests.send_empty):
             raise NothingToSay("nothing overdue, due or starting, and no targets")
-        names = {p.id: p.name for p in self.roster.people}
-        context.update(sections, names=names)
+        context.update(sections, names=self.names)
         return "digest"

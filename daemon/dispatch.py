@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon import defaults
@@ -29,6 +29,15 @@ from daemon.store.tables import DeliveryRow, MessageRow
 from notifiers.base import Notifier, TransportError
 
 log = logging.getLogger("planbell.dispatch")
+
+# Outcomes are recorded with Core statements built once, on a plain connection: loading the row
+# into a Session to set five attributes and flushing them cost more than the SMTP transaction.
+_MESSAGES, _DELIVERIES = MessageRow.__table__, DeliveryRow.__table__
+_MARK = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id"))  # SET: the other keys
+_RECORD = insert(_DELIVERIES)
+
+# Two transient failures in a row on one channel: it is down, not one unlucky message.
+CHANNEL_DOWN_AFTER = 2
 
 
 @dataclass
@@ -70,6 +79,7 @@ class Dispatcher:
         rng: random.Random | None = None,
     ):
         self.sessions = sessions
+        self.engine = sessions.kw["bind"]
         self.schedule = schedule
         self.composer = composer
         self.notifiers = notifiers
@@ -89,17 +99,23 @@ class Dispatcher:
             composer = self.composer()
             for channel in {row.channel for row in claimed}:
                 notifier = self.notifiers.get(channel)
+                failures_in_a_row = 0
                 with notifier or _Null():
                     for row in (r for r in claimed if r.channel == channel):
                         if self.stop.is_set():
                             self._release(row.id)
                             continue
                         wait_until = self._rate_limited(channel, notifier, now)
+                        if failures_in_a_row >= CHANNEL_DOWN_AFTER:
+                            # The relay is down or silent: waiting out its timeout for every
+                            # message would stall the daemon for minutes. Try again later.
+                            wait_until = now + timedelta(seconds=backoff(1, None, self.rng))
                         if wait_until is not None:
                             self._release(row.id, wait_until)
                             stats.deferred += 1
                             continue
-                        self._deliver(row, notifier, composer, now, stats)
+                        outcome = self._deliver(row, notifier, composer, now, stats)
+                        failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
         return stats
 
     # --- claiming ----------------------------------------------------------------------
@@ -151,7 +167,8 @@ class Dispatcher:
     # --- delivering --------------------------------------------------------------------
 
     def _deliver(self, row: MessageRow, notifier: Notifier | None, composer: Composer,
-                 now: datetime, stats: DispatchStats) -> None:
+                 now: datetime, stats: DispatchStats) -> str:
+        """Send one claimed row; returns sent | skipped | retry | failed."""
         late = now - row.send_at > defaults.LATE_AFTER
         try:
             with self.sessions() as session:
@@ -160,64 +177,59 @@ class Dispatcher:
             self._finish(row.id, now, status="skipped", error=str(reason))
             stats.skipped += 1
             log.info("%s %s %s SKIPPED: %s", short(row.key), row.channel, row.person, reason)
-            return
+            return "skipped"
         except TransportError as exc:  # e.g. no address for this person on this channel
-            self._fail(row, now, exc, 0.0, stats)
-            return
+            return self._fail(row, now, exc, 0.0, stats)
         except Exception as exc:  # a template or data bug: this message fails, the daemon lives
             log.exception("%s could not be composed", short(row.key))
-            self._fail(row, now, TransportError(f"could not compose the message: {exc!r}", permanent=True), 0.0, stats)
-            return
+            return self._fail(row, now, TransportError(f"could not compose the message: {exc!r}", permanent=True), 0.0, stats)
         if notifier is None:
-            self._fail(row, now, TransportError(f"channel {row.channel!r} is not configured", permanent=True), 0.0, stats)
-            return
+            return self._fail(row, now, TransportError(f"channel {row.channel!r} is not configured", permanent=True), 0.0, stats)
         started = time.monotonic()
         try:
             notifier.send(outgoing)
         except TransportError as exc:
-            self._fail(row, now, exc, time.monotonic() - started, stats)
-            return
+            return self._fail(row, now, exc, time.monotonic() - started, stats)
         seconds = time.monotonic() - started
         self._finish(row.id, now, status="sent", late=late, seconds=seconds)
         stats.sent += 1
         stats.late += late
         log.info("%s %s %s OK %.1fs%s", short(row.key), row.channel, mask(outgoing.to_address), seconds,
                  " (late)" if late else "")
+        return "sent"
 
     def _finish(self, message_id: int, now: datetime, status: str, late: bool = False,
                 seconds: float = 0.0, error: str | None = None) -> None:
-        with self.sessions.begin() as session:
-            row = session.get(MessageRow, message_id)
-            row.status = status
-            row.lease_until = None
-            row.late = late
+        """Record one message's outcome, committed before the next message is sent: a crash
+        can then repeat at most the one message in flight."""
+        values = {"message_id": message_id, "status": status, "lease_until": None, "late": late,
+                  "last_error": error}
+        with self.engine.begin() as connection:
             if status == "sent":
-                row.sent_at = now
-            row.last_error = error
-            if status == "sent":
-                session.add(DeliveryRow(message_id=message_id, started_at=now, duration_ms=int(seconds * 1000),
-                                        outcome="ok", instance=self.instance))
+                connection.execute(_MARK, {**values, "sent_at": now})
+                connection.execute(_RECORD, {"message_id": message_id, "started_at": now, "outcome": "ok",
+                                             "duration_ms": int(seconds * 1000), "instance": self.instance})
+            else:
+                connection.execute(_MARK, values)
 
     def _fail(self, row: MessageRow, now: datetime, exc: TransportError, seconds: float,
-              stats: DispatchStats) -> None:
+              stats: DispatchStats) -> str:
         give_up = exc.permanent or row.attempts >= defaults.MAX_ATTEMPTS
+        values = {"message_id": row.id, "lease_until": None, "last_error": exc.message}
         with self.sessions.begin() as session:
-            current = session.get(MessageRow, row.id)
-            current.lease_until = None
-            current.last_error = exc.message
-            session.add(DeliveryRow(message_id=row.id, started_at=now, duration_ms=int(seconds * 1000),
-                                    outcome="failed" if give_up else "retry", error=exc.message,
-                                    instance=self.instance))
+            session.execute(_RECORD, {"message_id": row.id, "started_at": now, "duration_ms": int(seconds * 1000),
+                                      "outcome": "failed" if give_up else "retry", "error": exc.message,
+                                      "instance": self.instance})
             if give_up:
-                current.status = "failed"
-                if current.kind != "admin":  # an alert about a failed alert would loop
+                session.execute(_MARK, {**values, "status": "failed"})
+                if row.kind != "admin":  # an alert about a failed alert would loop
                     alert_admins(session, self.schedule().roster, "delivery-failed", f"{row.key}:{row.attempts}", now,
                                  {"key": row.key, "recipient": row.person, "channel": row.channel,
                                   "error": exc.message, "attempts": row.attempts})
             else:
                 delay = backoff(row.attempts, exc.retry_after, self.rng)
-                current.status = "pending"
-                current.next_attempt_at = now + timedelta(seconds=delay)
+                session.execute(_MARK, {**values, "status": "pending",
+                                        "next_attempt_at": now + timedelta(seconds=delay)})
         if give_up:
             stats.failed += 1
             stats.errors.append(exc.message)
@@ -226,6 +238,7 @@ class Dispatcher:
         else:
             stats.retried += 1
             log.warning("%s %s %s RETRY in %.0fs: %s", short(row.key), row.channel, row.person, delay, exc.message)
+        return "failed" if give_up else "retry"
 
     # --- downtime ----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import DBAPIError
 
 from daemon import clock, defaults
 from daemon.service import Service
@@ -61,7 +62,10 @@ class Clockwork:
         self.last_tick = clock.now()
         try:
             self.service.dispatch(clock.now())
-        except Exception:  # the daemon never dies of one bad run (database away, bug)
+        except DBAPIError as exc:  # the database is away: one line per tick, not a traceback
+            log.error("dispatch failed, database unavailable (%s); will try again at the next wake-up",
+                      type(exc.orig).__name__ if exc.orig else exc)
+        except Exception:  # the daemon never dies of one bad run (a bug)
             log.exception("dispatch failed; will try again at the next wake-up")
         self.arm()
 
@@ -70,6 +74,8 @@ class Clockwork:
             return
         try:
             wake = self.service.next_wake()
+        except DBAPIError:
+            return  # already reported by tick(); the sweep will retry
         except Exception:
             log.exception("could not read the next wake-up time; the sweep will retry")
             return

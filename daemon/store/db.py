@@ -34,7 +34,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5)
+        # A partitioned network must not hang the daemon for TCP's 2 minutes to connect, or
+        # 15 minutes on an open connection: fail in seconds and let the next tick retry.
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, connect_args={
+            "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+            "keepalives_interval": 10, "keepalives_count": 3,
+        })
     raise DatabaseUrlError(f"PLANBELL_DATABASE_URL: {parsed.get_backend_name()!r} is not supported; use sqlite or postgresql")
 
 
