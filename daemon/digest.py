@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from daemon import defaults
 from daemon.ledger import Progress, expected_by, progress_of
-from daemon.plan.model import Comparator, Plan, Roster
+from daemon.plan.model import Cadence, Comparator, Plan, Roster
 from daemon.reminders import PlannedMessage
-from daemon.store.tables import MessageRow, OccurrenceRow
+from daemon.store.tables import DeliveryRow, MessageRow, OccurrenceRow
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,12 @@ class TargetPace:
 
     @property
     def behind(self) -> bool:
-        return self.expected is not None and self.total < self.expected
+        """Clearly behind the year's pace: a tenth short and at least one whole unit, so the
+        first days of January (0 done of 0.03 expected) raise no alarm."""
+        if self.expected is None:
+            return False
+        gap = self.expected - self.total
+        return gap >= 1 and gap >= self.expected * 0.1
 
     def bar(self, width: int = 20) -> str:
         filled = min(int(round(self.share * width)), width)
@@ -101,7 +106,10 @@ def target_paces(progress: dict[str, Progress], plan: Plan, roles: set[str] | No
         if roles is not None and target.owner not in roles:
             continue
         progress_now = progress[target.id]
-        paced = target.comparator in (Comparator.AT_LEAST, Comparator.EXACTLY) and target.unit != "%"
+        # Pace through the year means something for a yearly count, not for a rate (%) or a
+        # monthly quota (每月…不少于5天), which the ledger export leaves unpaced as well.
+        paced = (target.comparator in (Comparator.AT_LEAST, Comparator.EXACTLY) and target.unit != "%"
+                 and target.period == Cadence.YEAR)
         out.append(TargetPace(
             title=target.title, unit=target.unit, comparator=target.comparator.words, value=target.value,
             total=progress_now.total, expected=expected_by(target, plan.year, today) if paced else None,
@@ -145,7 +153,9 @@ def overview(session: Session, rows: list[OccurrenceRow], progress: dict[str, Pr
             counts["overdue"] += row.due < today
         if row.status != "cancelled" and row.due < today:
             counts["due_so_far"] += 1
-    failed = list(session.scalars(select(MessageRow).where(MessageRow.status == "failed", MessageRow.created_at >= since)
+    # Failed since `since` by the time of the attempt that gave up (rows are planned months ahead).
+    given_up = select(DeliveryRow.message_id).where(DeliveryRow.outcome == "failed", DeliveryRow.started_at >= since)
+    failed = list(session.scalars(select(MessageRow).where(MessageRow.status == "failed", MessageRow.id.in_(given_up))
                                   .order_by(MessageRow.id)))
     items = [by_item[k] for k in sorted(by_item)]
     return {"items": items, "failed": failed, "targets": target_paces(progress, plan, None, today),

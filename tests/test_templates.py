@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 import daemon.compose as compose_module
 from daemon.admin import alert_admins
 from daemon.compose import Composer, NothingToSay
-from daemon.digest import DigestSettings
+from daemon.digest import DigestSettings, TargetPace
 from daemon.ledger import check_off, record_progress
 from daemon.outbox import enqueue
 from daemon.pipeline import refresh
 from daemon.plan.schedule import Schedule, load_schedule
 from daemon.render import cn_date
 from daemon.store.db import make_engine, sessions, upgrade
-from daemon.store.tables import MessageRow, OccurrenceRow
+from daemon.store.tables import DeliveryRow, MessageRow, OccurrenceRow
 from notifiers.base import Outgoing
 
 REPO = Path(__file__).resolve().parent.parent
@@ -119,6 +119,8 @@ def build_office(root: Path, hostile: bool = False) -> Office:
         failed = session.scalar(select(MessageRow).where(MessageRow.key == "reminder:wu-hao:2026-03-26:wecom"))
         failed.status, failed.attempts = "failed", 8
         failed.last_error = "企业微信机器人回复 errcode 93000:webhook 地址无效或已被删除"
+        session.add(DeliveryRow(message_id=failed.id, started_at=failed_at, duration_ms=120,
+                                outcome="failed", error=failed.last_error))
     return Office(schedule, made)
 
 
@@ -249,13 +251,26 @@ def test_digest_draws_each_target_against_the_years_pace(office):
 
     # 3 of 8 activities on 30 March, when a steady pace would be at 8 × 88/365 ≈ 1.9.
     assert f"文体活动{HOSTILE}\n   ████░░░░░░ 3/8次(38%)\n   按全年进度今天应达 1.9次,进度正常" in mail.text
-    # 1 of 5 days, where the pace says 1.2: behind by 0.2.
-    assert "██░░░░░░░░ 1/5天(20%)\n   按全年进度今天应达 1.2天,⚠ 落后 0.2天" in mail.text
+    # 1 of 5 days a month: a monthly quota has no pace through the year, so no pace line.
+    assert "██░░░░░░░░ 1/5天(20%)" in mail.text
+    assert "应达 1.2天" not in mail.text
     # The HTML bar: a cell as wide as the share done, and under it the year's pace.
     assert '<td width="38%" height="14" bgcolor="#2e7d32"' in mail.html
-    assert '<td width="20%" height="14" bgcolor="#b45309"' in mail.html
-    assert mail.html.count('<td width="24%" height="4" bgcolor="#7b8794"') == 4
-    assert "落后于进度" in mail.html and "还差 0.2天" in mail.html
+    assert mail.html.count('<td width="24%" height="4" bgcolor="#7b8794"') == 3
+    assert "落后于进度" not in mail.html
+
+
+@pytest.mark.parametrize("total,expected,behind", [
+    (0, 0.03, False),  # 4 January: nothing done, nothing really due yet
+    (1, 1.2, False),  # a fraction of a unit short is not "behind"
+    (100, 108, False),  # within a tenth of the pace
+    (100, 125, True),
+    (0, 1.0, True),
+])
+def test_a_target_is_behind_only_when_clearly_short_of_the_pace(total, expected, behind):
+    pace = TargetPace(title="t", unit="篇", comparator="不少于", value=500, total=total,
+                      expected=expected, entries=1)
+    assert pace.behind is behind
 
 
 def test_overview_is_html_with_item_rows_targets_and_failed_messages(office):
