@@ -45,6 +45,11 @@ LATE_AFTER = timedelta(hours=1)
 # single send (SMTP timeout plus rendering), short enough that a crash delays little.
 CLAIM_LEASE = timedelta(minutes=2)
 
+# A claim older than this (a long batch, a slow relay, a stalled process) is renewed before each
+# send, and given up if another instance took it over; younger claims cannot have been, so the
+# usual fast batch pays no extra write.
+LEASE_RENEW_AFTER = CLAIM_LEASE / 2
+
 # Retries: exponential backoff from 1 minute, capped at 1 hour, with jitter; give up after 8.
 RETRY_BASE_SECONDS = 60
 RETRY_MAX_SECONDS = 3600

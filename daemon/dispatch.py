@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +36,9 @@ log = logging.getLogger("planbell.dispatch")
 _MESSAGES, _DELIVERIES = MessageRow.__table__, DeliveryRow.__table__
 _MARK = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id"))  # SET: the other keys
 _RECORD = insert(_DELIVERIES)
+# A claimed batch is leased in one statement (SET status, lease_until, claimed_by: the keys given).
+_LEASE = update(_MESSAGES).where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True))).values(
+    attempts=_MESSAGES.c.attempts + 1)
 
 # Two transient failures in a row on one channel: it is down, not one unlucky message.
 CHANNEL_DOWN_AFTER = 2
@@ -92,15 +96,29 @@ class Dispatcher:
         """Send everything due at ``now``; returns when nothing due is left (or on stop)."""
         stats = DispatchStats()
         self._expire(now, stats)
-        while not self.stop.is_set():
-            claimed = self._claim(now)
-            if not claimed:
-                break
-            composer = self.composer()
-            for channel in {row.channel for row in claimed}:
-                notifier = self.notifiers.get(channel)
-                failures_in_a_row = 0
-                with notifier or _Null():
+        started = time.monotonic()
+
+        def current() -> datetime:
+            # ``now`` moved on by the time this run has taken: leases are counted from it, so a
+            # long run (a backlog, a slow relay) never hands out a lease that has already run out.
+            return now + timedelta(seconds=time.monotonic() - started)
+
+        opened: set[str] = set()
+        with ExitStack() as channels:
+            while not self.stop.is_set():
+                claimed = self._claim(now, current())
+                claimed_at = current()
+                if not claimed:
+                    break
+                composer = self.composer()
+                for channel in {row.channel for row in claimed}:
+                    notifier = self.notifiers.get(channel)
+                    if notifier is not None and channel not in opened:
+                        # Opened once for the whole run, not once per claimed batch: a backlog
+                        # goes out over one SMTP connection.
+                        channels.enter_context(notifier)
+                        opened.add(channel)
+                    failures_in_a_row = 0
                     for row in (r for r in claimed if r.channel == channel):
                         if self.stop.is_set():
                             self._release(row.id)
@@ -114,32 +132,39 @@ class Dispatcher:
                             self._release(row.id, wait_until)
                             stats.deferred += 1
                             continue
+                        if not self._still_ours(row, claimed_at, current()):
+                            continue
                         outcome = self._deliver(row, notifier, composer, now, stats)
                         failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
         return stats
 
     # --- claiming ----------------------------------------------------------------------
 
-    def _claim(self, now: datetime) -> list[MessageRow]:
+    def _claim(self, now: datetime, current: datetime) -> list[MessageRow]:
+        """Rows due at ``now``, or whose claimer's lease ran out, leased from ``current``."""
         with self.sessions.begin() as session:
             due = or_(
                 and_(MessageRow.status == "pending", MessageRow.next_attempt_at <= now),
-                and_(MessageRow.status == "sending", MessageRow.lease_until <= now),  # <=: next_wake wakes at it
+                and_(MessageRow.status == "sending", MessageRow.lease_until <= current),  # <=: next_wake wakes at it
             )
             query = select(MessageRow).where(due).order_by(MessageRow.next_attempt_at, MessageRow.id)
             query = query.limit(defaults.CLAIM_BATCH)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = list(session.scalars(query))
+            session.expunge_all()  # handed out detached; the lease is one UPDATE, not one per row
+            if not rows:
+                return rows
+            lease_until = current + defaults.CLAIM_LEASE
+            session.execute(_LEASE, {"ids": [row.id for row in rows], "status": "sending",
+                                     "lease_until": lease_until, "claimed_by": self.instance})
             for row in rows:
                 if row.status == "sending":
                     log.warning("%s taking over from %s (lease expired)", short(row.key), row.claimed_by)
                 row.status = "sending"
-                row.lease_until = now + defaults.CLAIM_LEASE
+                row.lease_until = lease_until
                 row.claimed_by = self.instance
                 row.attempts += 1
-            session.flush()
-            session.expunge_all()
             return rows
 
     def _release(self, message_id: int, not_before: datetime | None = None) -> None:
@@ -148,7 +173,24 @@ class Dispatcher:
         if not_before is not None:
             values["next_attempt_at"] = not_before
         with self.sessions.begin() as session:
-            session.execute(update(MessageRow).where(MessageRow.id == message_id).values(**values))
+            session.execute(update(MessageRow).where(
+                MessageRow.id == message_id, MessageRow.status == "sending",
+                MessageRow.claimed_by == self.instance).values(**values))
+
+    def _still_ours(self, row: MessageRow, claimed_at: datetime, current: datetime) -> bool:
+        """Before sending from an old claim, renew its lease, unless another instance took it
+        over meanwhile (this one stalled past the lease): then the message is theirs to send."""
+        if current - claimed_at < defaults.LEASE_RENEW_AFTER:
+            return True  # the lease has long to run: nobody can have taken the row over
+        with self.engine.begin() as connection:
+            renewed = connection.execute(update(MessageRow).where(
+                MessageRow.id == row.id, MessageRow.status == "sending",
+                MessageRow.claimed_by == self.instance, MessageRow.attempts == row.attempts,
+            ).values(lease_until=current + defaults.CLAIM_LEASE)).rowcount
+        if not renewed:
+            log.warning("%s was taken over by another instance while this one stalled; not sending",
+                        short(row.key))
+        return bool(renewed)
 
     def _rate_limited(self, channel: str, notifier: Notifier | None, now: datetime) -> datetime | None:
         """When the channel may send again, or None if it may send now. Robots allow about 20
@@ -261,10 +303,3 @@ class Dispatcher:
         stats.expired += len(rows)
         log.warning("%d message(s) older than %s expired unsent; admins alerted", len(rows), defaults.LATE_HORIZON)
 
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None

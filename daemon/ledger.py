@@ -95,6 +95,18 @@ def record_progress(session: Session, target: Target, year: int, mode: str, amou
     return total
 
 
+def close_reports(session: Session, target: str, year: int, today: date, now: datetime, actor: str,
+                  by: str | None) -> list[str]:
+    """Recording progress is the report the 【进度报送】 reminders ask for: check off the
+    target's open report occurrences that have opened by today."""
+    rows = session.scalars(select(OccurrenceRow).where(
+        OccurrenceRow.kind == "report", OccurrenceRow.obligation == target, OccurrenceRow.plan_year == year,
+        OccurrenceRow.status == "open", OccurrenceRow.opens <= today).order_by(OccurrenceRow.due)).all()
+    for row in rows:
+        check_off(session, row, now, actor, by, "已填报进度", None)
+    return [row.id for row in rows]
+
+
 def expected_by(target: Target, year: int, today: date) -> float:
     """Where a steady pace through the year would have the target by ``today``."""
     start, end = date(year, 1, 1), date(year, 12, 31)

@@ -12,12 +12,13 @@ Job settings, chosen deliberately:
 
 The scheduler runs in the background and is stopped from the main thread (see `planbell run`),
 never from a signal handler: a handler runs inside whatever the main thread was doing, and
-stopping the thread pool there while the scheduler was submitting to it deadlocked.
+shutting the thread pool down there while the scheduler was submitting to it deadlocked.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -42,20 +43,36 @@ class Clockwork:
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        self.scheduler.add_job(self.tick, IntervalTrigger(seconds=defaults.SWEEP_SECONDS), id="sweep")
-        self.scheduler.add_job(self.poll_schedule, IntervalTrigger(seconds=defaults.RELOAD_POLL_SECONDS), id="reload")
-        self.scheduler.add_job(self.daily, CronTrigger(hour=0, minute=5, timezone=timezone), id="daily")
+        # Held by the job in progress (one at a time: one worker), so that stop() can wait for it.
+        self._running = threading.Lock()
+        self.scheduler.add_job(self._job(self.tick), IntervalTrigger(seconds=defaults.SWEEP_SECONDS), id="sweep")
+        self.scheduler.add_job(self._job(self.poll_schedule), IntervalTrigger(seconds=defaults.RELOAD_POLL_SECONDS), id="reload")
+        self.scheduler.add_job(self._job(self.daily), CronTrigger(hour=0, minute=5, timezone=timezone), id="daily")
+
+    def _job(self, work):
+        """``work`` as a scheduler job: skipped once stopping, waited for by stop()."""
+        def job() -> None:
+            with self._running:
+                if not self.service.stop.is_set():
+                    work()
+        return job
 
     def start(self) -> None:
         """Start the jobs in the background (the first tick at once) and return."""
-        self.scheduler.add_job(self.tick, id="first")
+        self.scheduler.add_job(self._job(self.tick), id="first")
         self.scheduler.start()
 
     def stop(self) -> None:
         """Stop claiming, let the send in flight finish, and return when the jobs are done."""
         self.service.stop.set()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            # Paused, not shut down: APScheduler 3's shutdown() races its own job loop (a
+            # JobLookupError traceback on the way out) and, with wait=True, deadlocks with a
+            # finishing tick that sets its next alarm. Paused, it starts nothing new; its
+            # thread is a daemon thread and ends with the process.
+            self.scheduler.pause()
+        with self._running:  # the job in flight (a send) finishes; queued ones are skipped
+            pass
 
     def tick(self) -> None:
         """Send what is due, then set the alarm for the next due message."""
@@ -83,7 +100,7 @@ class Clockwork:
             self._remove("wake")
             return
         run_at = max(wake, clock.now()) + timedelta(milliseconds=50)
-        self.scheduler.add_job(self.tick, DateTrigger(run_date=run_at), id="wake", replace_existing=True)
+        self.scheduler.add_job(self._job(self.tick), DateTrigger(run_date=run_at), id="wake", replace_existing=True)
 
     def _remove(self, job_id: str) -> None:
         if self.scheduler.get_job(job_id):

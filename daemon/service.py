@@ -137,7 +137,9 @@ class Service:
             with self.sessions.begin() as session:
                 set_state(session, "last_reload_error", "\n".join(str(e) for e in outcome.errors), now)
                 alert_admins(session, self.schedule.roster, "schedule-invalid",
-                             _digest(bad_version), now, {
+                             # once per distinct set of errors a day: re-saving the same mistake
+                             # is not news, making it again next week is
+                             f"{now.date().isoformat()}:{_digest(bad_version)}", now, {
                                  "errors": [str(e) for e in outcome.errors],
                                  "running_version": self.schedule.version,
                              })

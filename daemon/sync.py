@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,9 +83,13 @@ def sync(session: Session, schedule: Schedule, now: datetime) -> SyncResult:
                 setattr(row, key, value)
             row.updated_at = now
             result.updated += 1
+    today = {plan.year: now.astimezone(ZoneInfo(plan.timezone)).date() for plan in schedule.plans}
     for occurrence_id, row in rows.items():
-        # Rows of years no plan covers any more (last year's plan removed) are history: keep them.
-        if occurrence_id not in wanted and row.status == "open" and row.plan_year in years:
+        # Rows of years no plan covers any more (last year's plan removed) are history: keep
+        # them. So are past-due rows of a retired duty: it was owed and not done, and the
+        # ledger must still say so; only its future occurrences are cancelled.
+        if (occurrence_id not in wanted and row.status == "open" and row.plan_year in years
+                and row.due >= today[row.plan_year]):
             row.status = "cancelled"
             row.updated_at = now
             result.cancelled += 1

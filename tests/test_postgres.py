@@ -160,9 +160,10 @@ def test_a_claim_left_by_a_killed_instance_is_sent_by_another_once_its_lease_exp
         with alive.sessions() as session:
             rows = session.scalars(select(MessageRow).where(MessageRow.id.in_(orphaned))).all()
             assert {(r.status, r.claimed_by) for r in rows} == {("sending", "dead")}
-        # When the lease runs out, another instance takes the claim over and sends.
-        assert alive.next_wake() <= now + defaults.CLAIM_LEASE
-        stats = alive.dispatch(now + defaults.CLAIM_LEASE)
+        # When the lease runs out (the alarm is set for it), another instance takes over and sends.
+        expiry = alive.next_wake()
+        assert now + defaults.CLAIM_LEASE <= expiry < now + defaults.CLAIM_LEASE + timedelta(seconds=30)
+        stats = alive.dispatch(expiry)
         with alive.sessions() as session:
             rows = session.scalars(select(MessageRow).where(MessageRow.id.in_(orphaned))).all()
             assert {(r.status, r.claimed_by, r.attempts) for r in rows} == {("sent", "alive", 2)}
@@ -179,3 +180,52 @@ def test_a_claim_left_by_a_killed_instance_is_sent_by_another_once_its_lease_exp
     assert set(keys) == due
     # The one delivered while the sender died is sent again: the only repeat.
     assert sum(keys.values()) - len(keys) == 1
+
+
+def test_an_instance_stalled_past_its_lease_does_not_send_what_another_took_over(
+        tmp_path, smtp_server, postgres_url, monkeypatch):
+    """A claims a batch and stalls (a GC pause, a stopped VM) past its lease; B takes the batch
+    over and sends it. When A wakes up it must find the claims are no longer its own."""
+    # Check every claim before its send, not only claims older than half the lease: the stall
+    # here is on the virtual clock, not the machine's.
+    monkeypatch.setattr(defaults, "LEASE_RENEW_AFTER", timedelta(0))
+    now = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    settings = settings_from(smtp_env(postgres_url, smtp_server, tmp_path))
+    stalled = Service(settings, all_notifiers(settings), instance="stalled")
+    other = Service(settings, all_notifiers(settings), instance="other")
+    try:
+        stalled.start(now)
+        other.start(now)
+        claimed, resume = threading.Event(), threading.Event()
+        compose = stalled.dispatcher.composer
+
+        def stall_after_the_claim():
+            claimed.set()
+            assert resume.wait(60)
+            return compose()
+
+        stalled.dispatcher.composer = stall_after_the_claim
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(stats=stalled.dispatch(now)))
+        worker.start()
+        try:
+            assert claimed.wait(60), "the first instance claimed nothing"
+            with other.sessions() as session:
+                batch = set(session.scalars(select(MessageRow.key).where(MessageRow.claimed_by == "stalled")))
+            taken_over = other.dispatch(now + defaults.CLAIM_LEASE + timedelta(minutes=1))
+        finally:
+            resume.set()
+            worker.join(60)
+        with other.sessions() as session:
+            due = set(session.scalars(select(MessageRow.key).where(MessageRow.send_at <= now)))
+    finally:
+        stalled.engine.dispose()
+        other.engine.dispose()
+
+    keys = Counter(message.key for message in smtp_server.received)
+    print(f"\nbatch of {len(batch)} claimed by the stalled instance; the other sent {taken_over.sent}, "
+          f"the stalled one {result['stats'].sent}")
+    assert batch and batch <= due
+    assert set(keys) == due
+    assert [k for k, n in keys.items() if n > 1] == []
+    assert result["stats"].sent == 0

@@ -100,7 +100,7 @@ def test_run_is_ready_within_seconds_and_sigterm_stops_it_with_status_0(tmp_path
     assert cold < READY_DEADLINE and warm < READY_DEADLINE
     assert code == 0 and warm_code == 0
     assert "planbell stopped" in log
-    assert "Traceback" not in log
+    assert "Traceback" not in log, log
 
 
 def test_a_second_run_on_the_same_sqlite_file_is_refused_in_chinese_with_status_2(tmp_path):

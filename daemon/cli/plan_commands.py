@@ -25,6 +25,7 @@ from daemon.plan.schedule import (
     is_roster_file,
     plan_files,
     resolve_roster,
+    unstaffed_roles,
 )
 
 FORMAT = click.Choice(["table", "json"])
@@ -90,6 +91,8 @@ def validate(app: App, paths: tuple[Path, ...]) -> None:
             errors.extend(exc.errors)
             continue
         click.echo(f"✓ {file}:{len(roster.people)} 人")
+        for warning in unstaffed_roles(plans, roster):
+            click.echo(f"注意:{warning}", err=True)
     if errors:
         raise ScheduleInvalid(errors)
 

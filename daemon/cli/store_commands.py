@@ -23,6 +23,7 @@ from daemon.digest import digest_settings
 from daemon.ledger import LedgerError
 from daemon.outbox import next_wake
 from daemon.pipeline import refresh
+from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.fields import suggest
 from daemon.plan.model import Cadence
 from daemon.render import cn_date
@@ -34,7 +35,7 @@ from daemon.store.tables import MessageRow, OccurrenceRow
 class Store:
     """The database, migrated and synced with the schedule before any command uses it."""
 
-    def __init__(self, app: App, now: datetime):
+    def __init__(self, app: App, now: datetime, sync: bool = True):
         try:
             self.engine = make_engine(app.settings.database_url)
             upgrade(self.engine)
@@ -43,10 +44,11 @@ class Store:
         except OperationalError as exc:
             raise click.ClickException(f"无法连接数据库 {app.settings.database_url}:{exc.orig}") from None
         self.sessions = sessions(self.engine)
-        self.schedule = app.schedule()
-        self.digests = digest_settings(app.settings)
-        self.channels = available_channels(app.settings)
-        self.replan(now)
+        if sync:
+            self.schedule = app.schedule()
+            self.digests = digest_settings(app.settings)
+            self.channels = available_channels(app.settings)
+            self.replan(now)
 
     def replan(self, now: datetime) -> None:
         with self.sessions.begin() as session:
@@ -221,8 +223,13 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
             total = ledger_ops.record_progress(session, target, year, mode, value, note, now, _actor(by))
         except LedgerError as exc:
             _fail(exc)
+        today = now.astimezone(ZoneInfo(app.settings.timezone)).date()
+        reported = ledger_ops.close_reports(session, target.id, year, today, now, _actor(by), by)
+    store.replan(now)
     share = f"({total / target.value:.0%})" if target.value else ""
     click.echo(f"{target.title}:累计 {total:g} {target.unit},目标{target.comparator.words} {target.value:g} {target.unit}{share}")
+    for occurrence_id in reported:
+        click.echo(f"已销号进度报送:{occurrence_id}")
 
 
 @click.command()
@@ -230,7 +237,10 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
 def status(app: App) -> None:
     """服务状态:下次唤醒、待发/失败消息、最近的错误、日程版本。"""
     now = clock.now()
-    store = Store(app, now)
+    try:
+        store, broken = Store(app, now), None
+    except ScheduleInvalid as exc:  # show the state anyway: this is when status is needed most
+        store, broken = Store(app, now, sync=False), exc
     zone = ZoneInfo(app.settings.timezone)
     with store.sessions() as session:
         counts = dict(session.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status)).all())
@@ -257,7 +267,11 @@ def status(app: App) -> None:
     ]
     click.echo(table(["项目", "状态"], rows))
     reload_error = state.get("last_reload_error")
-    if reload_error and reload_error.value:
+    if broken is not None:
+        click.echo(f"\n日程文件现在有 {len(broken.errors)} 处错误(服务仍按上一个正确版本运行):")
+        for error in broken.errors:
+            click.echo(f"  {error}")
+    elif reload_error and reload_error.value:
         click.echo("\n最近一次日程修改未生效:\n" + reload_error.value)
     if failed:
         click.echo("\n最近的发送失败:")
@@ -317,13 +331,16 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
         notifiers = all_notifiers(settings)
     else:
         held = None
-        scratch = Path(tempfile.mkdtemp(prefix="planbell-sim-")) / "simulate.db"
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch}"})
+        scratch = tempfile.TemporaryDirectory(prefix="planbell-sim-")
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch.name}/simulate.db"})
         notifiers = {"email": MaildirNotifier(out, settings.mail_from)}
     service = Service(settings, notifiers, instance="simulate")
     result = run_simulation(service, start, end, settings.timezone, go_live=not deliver)
+    service.engine.dispose()
     if held:
         held.close()
+    else:
+        scratch.cleanup()  # the scratch database was only the simulation's
     where = "已按配置真实发送" if deliver else f"邮件在 {out}(Maildir,可用 mutt -f {out} 查看)"
     click.echo(f"模拟 {start} 至 {end}:发送 {result.sent} 封,跳过 {result.skipped} 封(已销号或无内容),"
                f"失败 {result.failed} 封,过期 {result.expired} 封;{where}。")

@@ -117,9 +117,9 @@ class DutyReader(Reader):
         if raw.lower().startswith("rrule:") and allow_special:
             rule = self._rrule(node, path, raw[len("rrule:"):].strip())
             return None if rule is None else (Cadence.RRULE, rule)
-        if raw in CADENCE_WORDS:
-            raw = CADENCE_WORDS[raw].value
         choices = _CADENCE_CHOICES if allow_special else [c.value for c in MONTHLY_CADENCES]
+        if raw in CADENCE_WORDS and CADENCE_WORDS[raw].value in choices:
+            return CADENCE_WORDS[raw], None
         value = self.choice(node, path, choices, "周期")
         return None if value is None else (Cadence(value), None)
 

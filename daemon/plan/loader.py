@@ -100,7 +100,7 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
     if send_at is not None:
         plan = replace(plan, send_at=send_at)
     _check_due_rules(errors, plan, duties.due_lines)
-    if not has_official_arrangement(calendar.country, year):
+    if not has_official_arrangement(calendar.country, year, calendar):
         errors.warn(
             get("year").line, "plan.year",
             f"holidays 数据里还没有 {year} 年的官方放假调休安排;公布后请升级 holidays 包,"

@@ -27,10 +27,13 @@ def supported_countries() -> list[str]:
     return sorted(holidays.list_supported_countries())
 
 
-def has_official_arrangement(country: str, year: int) -> bool:
-    """Whether the data knows this year's adjusted working days (China publishes them each
-    November for the next year; before that only the fixed holidays are known)."""
+def has_official_arrangement(country: str, year: int, spec: CalendarSpec | None = None) -> bool:
+    """Whether the data (or the admin, in extra_holidays / extra_workdays) knows this year's
+    adjusted working days: China publishes them each November for the next year; before that
+    only the fixed holidays are known."""
     if country != "CN":
+        return True
+    if spec is not None and any(d.year == year for d in spec.extra_holidays | spec.extra_workdays):
         return True
     days_off, workdays = _official(country, year)
     return bool(workdays)
