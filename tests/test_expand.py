@@ -264,3 +264,9 @@ def test_period_labels(cadence, count):
     assert len(labels) == count
     assert {Cadence.MONTH: "2026-03", Cadence.QUARTER: "2026-Q2", Cadence.HALF_YEAR: "2026-H1",
             Cadence.YEAR: "2026", Cadence.WEEK: "2026-W05"}[cadence] in labels
+
+
+@pytest.mark.parametrize("word,count", [("每月", 12), ("每季度", 4), ("每半年", 2), ("每年", 1)])
+def test_cadence_may_be_written_in_chinese(tmp_path, word, count):
+    plan = plan_from(tmp_path, DUTY + f"  every: {word}\n")
+    assert len(expand(plan, *YEAR)) == count
