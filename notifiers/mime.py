@@ -244,7 +244,8 @@ def _encoded_words(text: str, first_room: int) -> list[str]:
 
     chunks, chunk, nbytes, room = [], "", 0, first_room
     for char in text:
-        size = len(char.encode("utf-8"))
+        code = ord(char)
+        size = 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
         if chunk and width(nbytes + size) > room:
             chunks.append(chunk)
             chunk, nbytes, room = "", 0, MAX_WORD
@@ -275,6 +276,8 @@ def _readable_ascii(text: str) -> bool:
 
 
 def _unstructured(name: str, text: str) -> list[str]:
+    if len(name) + 2 + len(text) <= MAX_LINE and _readable_ascii(text):
+        return [f"{name}: {text}"]  # what _fill makes of it, the usual case
     if _readable_ascii(text):
         lines, fits = _fill(name, text.split(" "))
         if fits:
@@ -283,11 +286,12 @@ def _unstructured(name: str, text: str) -> list[str]:
     return _fill(name, words)[0]
 
 
-def _address(name: str, display_name: str, spec: str) -> list[str]:
+@lru_cache(maxsize=1024)  # the roster's few names and addresses, over and over
+def _address(name: str, display_name: str, spec: str) -> tuple[str, ...]:
     if not display_name:
-        return _fill(name, [spec])[0]
+        return tuple(_fill(name, [spec])[0])
     if _readable_ascii(display_name):
         plain = formataddr((display_name, spec))  # quoted if it needs to be
         if len(name) + 2 + len(plain) <= MAX_LINE:
-            return _fill(name, [plain])[0]
-    return _fill(name, [*_encoded_words(display_name, MAX_LINE - len(name) - 2), f"<{spec}>"])[0]
+            return tuple(_fill(name, [plain])[0])
+    return tuple(_fill(name, [*_encoded_words(display_name, MAX_LINE - len(name) - 2), f"<{spec}>"])[0])
