@@ -40,6 +40,8 @@ def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # Templates change with a deploy, not while running: skip a stat() per render.
+        auto_reload=False,
     )
     env.filters["cn_date"] = cn_date
     env.filters["weekday"] = lambda d: WEEKDAY_NAMES[d.weekday()]
