@@ -82,6 +82,20 @@ def _fail(exc: LedgerError) -> None:
     sys.exit(EXIT_USAGE)
 
 
+def _change(app: App, now: datetime, occurrence_id: str, change) -> tuple[OccurrenceRow, object]:
+    """Apply ``change(session, row)`` to one occurrence, then re-plan its reminders; returns
+    the (detached) row and what ``change`` returned."""
+    store = Store(app, now)
+    with store.sessions.begin() as session:
+        row = _occurrence(session, occurrence_id)
+        try:
+            result = change(session, row)
+        except LedgerError as exc:
+            _fail(exc)
+    store.replan(now)
+    return row, result
+
+
 @click.command()
 @click.argument("occurrence_id", metavar="OCCURRENCE")
 @click.option("--by", help="完成人(名册中的 id)")
@@ -96,15 +110,9 @@ def done(app: App, occurrence_id, by, note, evidence) -> None:
     """
     now = clock.now()
     by = _person(app, by)
-    store = Store(app, now)
-    with store.sessions.begin() as session:
-        row = _occurrence(session, occurrence_id)
-        try:
-            changed = ledger_ops.check_off(session, row, now, _actor(by), by, note, evidence)
-        except LedgerError as exc:
-            _fail(exc)
-        title, due, done_at = row.title, row.due, row.done_at
-    store.replan(now)
+    row, changed = _change(app, now, occurrence_id,
+                           lambda session, row: ledger_ops.check_off(session, row, now, _actor(by), by, note, evidence))
+    title, due, done_at = row.title, row.due, row.done_at
     local = done_at.astimezone(ZoneInfo(app.settings.timezone)).date()
     late = (local - due).days
     when = f"逾期 {late} 天" if late > 0 else "按期完成"
@@ -123,16 +131,9 @@ def skip(app: App, occurrence_id, reason) -> None:
     例:planbell skip joint-research/2026-Q1 --reason "省级联合调研本季度暂停"
     """
     now = clock.now()
-    store = Store(app, now)
-    with store.sessions.begin() as session:
-        row = _occurrence(session, occurrence_id)
-        try:
-            ledger_ops.skip(session, row, now, _actor(None), reason)
-        except LedgerError as exc:
-            _fail(exc)
-        title = row.title
-    store.replan(now)
-    click.echo(f"已记为不需办理:{title}({occurrence_id}),原因:{reason}")
+    row, _ = _change(app, now, occurrence_id,
+                     lambda session, row: ledger_ops.skip(session, row, now, _actor(None), reason))
+    click.echo(f"已记为不需办理:{row.title}({occurrence_id}),原因:{reason}")
 
 
 @click.command()
@@ -145,16 +146,9 @@ def reopen(app: App, occurrence_id) -> None:
     例:planbell reopen first-topic-study/2026-03
     """
     now = clock.now()
-    store = Store(app, now)
-    with store.sessions.begin() as session:
-        row = _occurrence(session, occurrence_id)
-        try:
-            changed = ledger_ops.reopen(session, row, now, _actor(None))
-        except LedgerError as exc:
-            _fail(exc)
-        title = row.title
-    store.replan(now)
-    click.echo(f"{'已重新打开' if changed else '本来就是未完成状态'}:{title}({occurrence_id})")
+    row, changed = _change(app, now, occurrence_id,
+                           lambda session, row: ledger_ops.reopen(session, row, now, _actor(None)))
+    click.echo(f"{'已重新打开' if changed else '本来就是未完成状态'}:{row.title}({occurrence_id})")
 
 
 @click.command()
