@@ -31,6 +31,26 @@ def percent(share: float) -> int:
     return max(0, min(100, round(share * 100)))
 
 
+def tone(days_left: int | None) -> str:
+    """The colour of a duty's state: red overdue, orange due today or tomorrow, blue otherwise,
+    grey for what has not started yet (days_left None)."""
+    if days_left is None:
+        return "#52606d"
+    return "#c62828" if days_left < 0 else "#b45309" if days_left <= 1 else "#1d5fa8"
+
+
+def tint(days_left: int | None) -> str:
+    """The light background matching ``tone``."""
+    if days_left is None:
+        return "#f5f7fa"
+    return "#fdecea" if days_left < 0 else "#fff4e5" if days_left <= 1 else "#f3f7fc"
+
+
+def same_day(items: list[dict]) -> bool:
+    """Whether every item of a reminder is due the same day."""
+    return len({i["occurrence"].due for i in items}) == 1
+
+
 @cache
 def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
     env = jinja2.Environment(
@@ -47,6 +67,9 @@ def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
     env.filters["weekday"] = lambda d: WEEKDAY_NAMES[d.weekday()]
     env.filters["figure"] = figure
     env.filters["percent"] = percent
+    env.filters["tone"] = tone
+    env.filters["tint"] = tint
+    env.filters["same_day"] = same_day
     return env
 
 
