@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from daemon import digest
+from daemon import defaults, digest
 from daemon.digest import DigestSettings
 from daemon.ics import occurrence_calendar
 from daemon.plan.schedule import Schedule
@@ -38,7 +38,7 @@ class Composer:
         self.roster = schedule.roster
         self.digests = digests
         self.plans = {plan.year: plan for plan in schedule.plans}
-        self.timezone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else "Asia/Shanghai")
+        self.timezone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else defaults.TIMEZONE)
         self.names = {p.id: p.name for p in self.roster.people}
         # The opening notice of one duty goes to each of its assignees: one calendar for all.
         self._calendars: dict[str, Attachment] = {}

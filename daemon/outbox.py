@@ -83,10 +83,6 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     return counts
 
 
-def pending_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(MessageRow).where(MessageRow.status.in_(("pending", "sending")))) or 0
-
-
 def next_wake(session: Session) -> datetime | None:
     """When the next pending message is due, or a claim left by a dead sender expires (the
     dispatcher's next alarm): without the lease, a crash in the last batch of the day would

@@ -19,10 +19,6 @@ from daemon.plan.model import Event
 from daemon.plan.schedule import Schedule
 from daemon.store.tables import EventRow, OccurrenceRow
 
-# Fields copied from expansion onto an open row; a difference means the schedule changed.
-SYNCED = ("obligation", "kind", "item", "title", "source", "period", "opens", "due", "owner",
-          "assignees", "subject", "escalate_to", "escalate_after", "remind_days")
-
 
 @dataclass
 class SyncResult:
@@ -51,6 +47,7 @@ def expected(schedule: Schedule, events: list[Event]) -> dict[str, tuple[int, Oc
 
 
 def _fields(o: Occurrence) -> dict:
+    """What expansion decides about a row; a difference on an open row means the schedule changed."""
     return {
         "obligation": o.obligation, "kind": o.kind, "item": o.item, "title": o.title,
         "source": o.source, "period": o.period, "opens": o.opens, "due": o.due, "owner": o.owner,

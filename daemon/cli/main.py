@@ -104,12 +104,7 @@ def cli() -> None:
     """
 
 
-def register() -> None:
-    """Kept for callers from before commands were loaded lazily; nothing to do now."""
-
-
 def main(argv: list[str] | None = None) -> None:
-    register()
     try:
         cli.main(args=argv, prog_name="planbell", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from dateutil import rrule as dateutil_rrule
 
+from daemon import defaults
 from daemon.plan.fields import Reader, listing, suggest
 from daemon.plan.model import (
     LAST_DAY,
@@ -54,7 +55,7 @@ _RRULE_FREQS = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY")
 class PlanDefaults:
     """Plan-level defaults an obligation falls back on, with the lines they came from."""
 
-    remind_days: tuple[int, ...] = (7, 1)
+    remind_days: tuple[int, ...] = defaults.REMIND_DAYS
     escalate: Escalation | None = None
     if_not_workday: Shift = Shift.PREVIOUS
     opens_days: int | None = None

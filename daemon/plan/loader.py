@@ -10,6 +10,7 @@ import zoneinfo
 from dataclasses import replace
 from pathlib import Path
 
+from daemon.defaults import TIMEZONE
 from daemon.plan.duties import DutyReader, PlanDefaults, Refs
 from daemon.plan.errors import ErrorList, ScheduleInvalid
 from daemon.plan.fields import Reader, listing, suggest
@@ -93,7 +94,7 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
     if errors or year is None or calendar is None:
         return None
     plan = Plan(
-        title=title, year=year, file=str(path), timezone=timezone or "Asia/Shanghai",
+        title=title, year=year, file=str(path), timezone=timezone or TIMEZONE,
         calendar=calendar, items=items or {}, roles=roles or {},
         obligations=tuple(o for o in obligations if o), targets=tuple(t for t in targets if t),
     )

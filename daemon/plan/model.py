@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from enum import StrEnum
 
+from daemon import defaults
+
 
 class Cadence(StrEnum):
     WEEK = "week"
@@ -25,9 +27,8 @@ class Cadence(StrEnum):
 
 _PERIOD_MONTHS = {Cadence.MONTH: 1, Cadence.QUARTER: 3, Cadence.HALF_YEAR: 6, Cadence.YEAR: 12}
 
-# Cadences made of whole calendar months, and the ones a due rule applies to.
+# Cadences made of whole calendar months.
 MONTHLY_CADENCES = tuple(_PERIOD_MONTHS)
-RULED_CADENCES = (Cadence.WEEK, *MONTHLY_CADENCES, Cadence.ONCE)
 
 
 class Shift(StrEnum):
@@ -122,8 +123,8 @@ class Plan:
     title: str
     year: int
     file: str
-    timezone: str = "Asia/Shanghai"
-    send_at: time = time(9, 0)
+    timezone: str = defaults.TIMEZONE
+    send_at: time = time.fromisoformat(defaults.SEND_AT)
     calendar: CalendarSpec = field(default_factory=CalendarSpec)
     items: dict[int, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)

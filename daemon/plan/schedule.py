@@ -25,9 +25,6 @@ class Schedule:
             out.update(plan.roles)
         return out
 
-    def plan_for(self, duty_id: str) -> Plan | None:
-        return next((p for p in self.plans if any(d.id == duty_id for d in (*p.obligations, *p.targets))), None)
-
 
 def is_roster_file(path: Path) -> bool:
     return path.name.startswith("roster")
