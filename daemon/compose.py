@@ -6,10 +6,11 @@ markdown); this module only gathers the context.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from daemon import defaults, digest
@@ -25,6 +26,10 @@ from notifiers.base import Attachment, Outgoing, TransportError
 # than the query.
 _OCCURRENCES = select(OccurrenceRow.__table__).where(
     OccurrenceRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
+
+
+# The kinds of message that list duties (content["items"] of occurrence ids and stages).
+ITEM_KINDS = ("reminder", "escalation")
 
 
 class NothingToSay(Exception):
@@ -45,6 +50,25 @@ class Composer:
         # A composer lives for one claimed batch (one `now`): the digests of a Monday morning
         # share one read of the year's ledger instead of one per person.
         self._ledger: dict[int, tuple[list, dict]] = {}
+        self._fetched: dict[str, Row] = {}  # occurrences read by compose_each, by id
+
+    def compose_each(self, session: Session, rows: list[MessageRow], now: datetime,
+                     late: Callable[[MessageRow], bool]) -> dict[int, Outgoing | Exception]:
+        """Each row's message, or what stopped it (NothingToSay, TransportError, a template bug:
+        one row's failure is that row's result). The duties of all of them are read at once."""
+        self._fetched = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": list({
+            item["occurrence"] for row in rows if row.kind in ITEM_KINDS
+            for item in row.content.get("items", [])})})}
+        composed: dict[int, Outgoing | Exception] = {}
+        try:
+            for row in rows:
+                try:
+                    composed[row.id] = self.compose(session, row, now, late(row))
+                except Exception as exc:  # noqa: BLE001 - handed to the caller with the row
+                    composed[row.id] = exc
+        finally:
+            self._fetched = {}  # read for these rows only: a later compose reads afresh
+        return composed
 
     def compose(self, session: Session, row: MessageRow, now: datetime, late: bool) -> Outgoing:
         person = self.roster.person(row.person)
@@ -86,7 +110,10 @@ class Composer:
     def _items(self, session: Session, row: MessageRow, today) -> list[dict]:
         wanted = row.content.get("items", [])
         ids = list({i["occurrence"] for i in wanted})
-        occurrences = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": ids})}
+        if all(i in self._fetched for i in ids):
+            occurrences = self._fetched
+        else:
+            occurrences = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": ids})}
         names = self.names
         out = []
         for item in wanted:
