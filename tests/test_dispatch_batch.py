@@ -1,0 +1,63 @@
+"""A claimed batch is composed at once, before its first send: a duty checked off while the
+batch goes out must still never be listed in a message sent more than
+defaults.COMPOSED_FRESH_FOR after that."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from daemon import defaults, ledger
+from daemon.store.tables import MessageRow
+from notifiers.email import SmtpNotifier
+from tests.smallplan import MAIL_FROM, at, make_service, received, stop, write_plan
+
+# A working Sunday (调休) on which three people get a reminder at 09:00: li-na the monthly
+# report, zhang-wei the quarterly meeting, chen-jing the two heart-to-heart talks.
+DAY = date(2026, 1, 4)
+
+
+class CheckingOffDuringTheFirstSend(SmtpNotifier):
+    """Sends for real; right after the first message, someone checks off every duty of the
+    rest of the batch, and the clock moves on by ``pause`` seconds (a slow relay)."""
+
+    def __init__(self, port: int, service, frozen, pause: float):
+        super().__init__("127.0.0.1", port, "none", timeout=5, mail_from=MAIL_FROM, local_hostname="test")
+        self.service, self.frozen, self.pause, self.sent = service, frozen, pause, 0
+
+    def send(self, message) -> None:
+        super().send(message)
+        self.sent += 1
+        if self.sent > 1:
+            return
+        with self.service.sessions.begin() as session:
+            others = session.scalars(select(MessageRow).where(MessageRow.status == "sending",
+                                                              MessageRow.key != message.key)).all()
+            duties = {item["occurrence"] for row in others for item in row.content["items"]}
+            for occurrence_id in sorted(duties):
+                row = ledger.occurrence(session, occurrence_id)
+                assert ledger.check_off(session, row, at(DAY), "cli:test", row.assignees[0], None, None)
+        self.frozen.tick(self.pause)
+
+
+@pytest.mark.parametrize("pause", [defaults.COMPOSED_FRESH_FOR + 1, 60.0])
+def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(tmp_path, smtp_server, pause):
+    files = write_plan(tmp_path)
+    with freeze_time(at(DAY, time(0, 5))) as frozen:
+        service = make_service(files, smtp_server.port)
+        service.start(at(DAY, time(0, 5)))
+        notifier = CheckingOffDuringTheFirstSend(smtp_server.port, service, frozen, pause)
+        service.dispatcher.notifiers["email"] = notifier
+        frozen.move_to(at(DAY))
+        stats = service.dispatch(at(DAY))
+    stop(service)
+
+    mails = received(smtp_server)
+    assert [m.day for m in mails] == [DAY], "only the first message had anything left to say"
+    assert (stats.sent, stats.skipped, stats.failed) == (1, 2, 0)
+    with service.sessions() as session:
+        statuses = sorted(session.scalars(select(MessageRow.status).where(MessageRow.send_at == at(DAY))))
+    assert statuses == ["sent", "skipped", "skipped"]
