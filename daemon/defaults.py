@@ -57,7 +57,7 @@ MAX_ATTEMPTS = 8
 
 # Messages claimed per database round trip: enough to amortise the query, few enough that a
 # stop request is honoured quickly.
-CLAIM_BATCH = 50
+CLAIM_BATCH = 100
 
 # The messages of a claimed batch are composed together, in one read of their duties, before
 # the first is sent. One composed longer ago than this (a slow relay) is composed again just

@@ -128,7 +128,8 @@ class Dispatcher:
                     ahead = not getattr(notifier, "rate_per_minute", None)
                     composed, composed_at = {}, 0.0
                     if ahead:
-                        composed, composed_at = self._compose(connection, composer, rows, now), time.monotonic()
+                        composed = self._compose(connection, composer, notifier, rows, now)
+                        composed_at = time.monotonic()
                     for row in rows:
                         if self.stop.is_set():
                             self._release(row.id)
@@ -146,7 +147,7 @@ class Dispatcher:
                             continue
                         message = composed.get(row.id)
                         if message is None or time.monotonic() - composed_at > defaults.COMPOSED_FRESH_FOR:
-                            message = self._compose(connection, composer, [row], now)[row.id]
+                            message = self._compose(connection, composer, notifier, [row], now)[row.id]
                         outcome = self._deliver(connection, row, message, notifier, now, stats)
                         failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
         return stats
@@ -221,11 +222,20 @@ class Dispatcher:
 
     # --- delivering --------------------------------------------------------------------
 
-    def _compose(self, connection: Connection, composer: Composer, rows: list[MessageRow],
-                 now: datetime) -> dict[int, Outgoing | Exception]:
-        """The rows' messages, composed in one read (which closing the session ends)."""
+    def _compose(self, connection: Connection, composer: Composer, notifier: Notifier | None,
+                 rows: list[MessageRow], now: datetime) -> dict[int, Outgoing | Exception]:
+        """The rows' messages, composed in one read (which closing the session ends) and
+        prepared for the channel; or, for each that cannot be, why."""
         with self.sessions(bind=connection) as session:
-            return composer.compose_each(session, rows, now, lambda row: self._late(row, now))
+            composed = composer.compose_each(session, rows, now, lambda row: self._late(row, now))
+        if notifier is not None:
+            for row_id, message in composed.items():
+                if isinstance(message, Outgoing):
+                    try:
+                        composed[row_id] = notifier.prepare(message)
+                    except Exception as exc:  # noqa: BLE001 - that row's result, as in compose_each
+                        composed[row_id] = exc
+        return composed
 
     @staticmethod
     def _late(row: MessageRow, now: datetime) -> bool:

@@ -45,6 +45,7 @@ class Outgoing:
     date: datetime | None = None  # the (virtual) send time; the Date header
     attachments: tuple[Attachment, ...] = ()
     mentions: tuple[str, ...] = field(default_factory=tuple)  # messaging ids to @-mention
+    wire: bytes | None = None  # what the channel transmits, when its notifier's prepare() made it
 
 
 class Notifier:
@@ -60,6 +61,12 @@ class Notifier:
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
+
+    def prepare(self, message: Outgoing) -> Outgoing:
+        """The message with its wire form made ahead of ``send`` (the dispatcher prepares a
+        whole batch before sending the first), or unchanged. Raises TransportError, as
+        ``send`` would, for what can never be sent (e.g. an unusable address)."""
+        return message
 
     def send(self, message: Outgoing) -> None:
         raise NotImplementedError

@@ -10,7 +10,7 @@ import ssl
 
 from daemon import defaults
 from notifiers.base import Notifier, Outgoing, TransportError
-from notifiers.mime import build_email, envelope_sender, to_bytes
+from notifiers.mime import envelope_sender, with_wire
 
 # The well-known port for each security mode: relay (RFC 5321), submission with STARTTLS
 # (RFC 6409), submission over implicit TLS (RFC 8314).
@@ -62,8 +62,11 @@ class SmtpNotifier(Notifier):
         self._in_batch = False
         self._disconnect(politely=True)
 
+    def prepare(self, message: Outgoing) -> Outgoing:
+        return with_wire(message, self.mail_from, "\r\n")
+
     def send(self, message: Outgoing) -> None:
-        data = to_bytes(build_email(message, self.mail_from))
+        data = self.prepare(message).wire
         sender = envelope_sender(self.mail_from)
         try:
             reused = self._smtp is not None

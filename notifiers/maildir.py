@@ -7,7 +7,7 @@ import mailbox
 import os
 
 from notifiers.base import Notifier, Outgoing, TransportError
-from notifiers.mime import build_email, to_bytes
+from notifiers.mime import with_wire
 
 
 class MaildirNotifier(Notifier):
@@ -17,9 +17,12 @@ class MaildirNotifier(Notifier):
         self.path = os.fspath(path)
         self.mail_from = mail_from
 
-    def send(self, message: Outgoing) -> None:
+    def prepare(self, message: Outgoing) -> Outgoing:
         # Files in a Maildir use the local line ending, not SMTP's CRLF.
-        data = to_bytes(build_email(message, self.mail_from), linesep="\n")
+        return with_wire(message, self.mail_from, "\n")
+
+    def send(self, message: Outgoing) -> None:
+        data = self.prepare(message).wire
         try:
             # mailbox creates the Maildir itself but not the folders above it (var/).
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)

@@ -20,6 +20,7 @@ import hashlib
 import random
 import re
 import sys
+from dataclasses import replace
 from email import policy as email_policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -118,6 +119,13 @@ def build_email(message: Outgoing, mail_from: str) -> MimeMessage:
 def to_bytes(msg: MimeMessage, linesep: str = "\r\n") -> bytes:
     """The wire form: CRLF for SMTP, LF for files such as a Maildir."""
     return msg.as_bytes(linesep)
+
+
+def with_wire(message: Outgoing, mail_from: str, linesep: str) -> Outgoing:
+    """``message`` carrying its MIME bytes (``Outgoing.wire``), built unless already there."""
+    if message.wire is not None:
+        return message
+    return replace(message, wire=to_bytes(build_email(message, mail_from), linesep))
 
 
 @lru_cache(maxsize=1024)
