@@ -128,6 +128,8 @@ class Composer:
                 "item_title": plan.items.get(o.item, "") if plan else "",
                 "owner_name": plan.role_name(o.owner) if plan else o.owner,
                 "assignee_names": [names.get(a, a) for a in o.assignees],
+                # The others on it, as the reader sees them (同办): by id, so a namesake stays.
+                "colleague_names": [names.get(a, a) for a in o.assignees if a != row.person],
                 "subject_name": names.get(o.subject, o.subject) if o.subject else None,
             })
         out.sort(key=lambda i: (i["occurrence"].due, i["occurrence"].id))
