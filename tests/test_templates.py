@@ -75,10 +75,16 @@ class Office:
         return self.compose(f"admin:{topic}:{topic}:xu-li:email")
 
 
-def build_office(root: Path, hostile: bool = False) -> Office:
-    """The committed schedule in ``root``, its ledger in ``root``/planbell.db, kept as LATE says."""
+def build_office(root: Path, hostile: bool = False, renames: tuple[tuple[str, str], ...] = ()) -> Office:
+    """The committed schedule in ``root``, its ledger in ``root``/planbell.db, kept as LATE says;
+    ``renames``: (before, after) names of people in the roster."""
     schedules = root / "schedules"
     shutil.copytree(REPO / "schedules", schedules)
+    roster = schedules / "roster.example.yaml"
+    for before, after in renames:
+        text = roster.read_text(encoding="utf-8")
+        assert f"name: {before}\n" in text, before
+        roster.write_text(text.replace(f"name: {before}\n", f"name: {after}\n", 1), encoding="utf-8")
     if hostile:
         plan = schedules / "plan-2026.yaml"
         text = plan.read_text(encoding="utf-8")
@@ -181,6 +187,14 @@ def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_co
     assert "责任:党建群团工作联动小组;同办:陈静、吴昊" in mail.text
     assert f"要点:第 8 条「党群融合{HOSTILE}」,周期 2026-03" in mail.text
     assert "工作要点第 8 条「党群融合&lt;script&gt;alert(1)&lt;/script&gt;」</div>" in mail.html
+
+
+def test_a_namesake_of_the_reader_is_still_listed_among_the_others_on_a_duty(tmp_path):
+    # 刘洋 renamed 李娜: two people called 李娜 share the 室党组's study; the reader is one.
+    mail = build_office(tmp_path, renames=(("刘洋", "李娜"),)).compose(REMINDER)
+    assert mail.text.startswith("李娜,")
+    assert "责任:室党组;同办:张伟、李娜、王强" in mail.text
+    assert "同办:张伟、李娜、王强" in visible(mail.html)
 
 
 def test_overdue_reminder_says_how_many_days_late_in_red(office):
