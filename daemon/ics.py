@@ -69,19 +69,20 @@ def _from_row(row) -> Occurrence:
 
 
 def _event(o: Occurrence, plan: Plan, roster: Roster, now: datetime) -> icalendar.Event:
+    summary = _summary(o, roster)  # also each alarm's text
     event = icalendar.Event()
     event.add("uid", event_uid(o))
     event.add("dtstamp", now)
     event.add("dtstart", o.due)
     event.add("dtend", o.due + timedelta(days=1))
-    event.add("summary", _summary(o, roster))
+    event.add("summary", summary)
     event.add("description", _description(o, plan, roster))
     event.add("categories", [plan.role_name(o.owner)])
     event.add("transp", "TRANSPARENT")
     for days in o.remind_days:
         alarm = icalendar.Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", _summary(o, roster))
+        alarm.add("description", summary)
         # Relative to the all-day event's start (local midnight): ring at send_at, N days before.
         send = timedelta(hours=plan.send_at.hour, minutes=plan.send_at.minute)
         alarm.add("trigger", send - timedelta(days=days))
