@@ -6,7 +6,7 @@ markdown); this module only gathers the context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,25 +50,16 @@ class Composer:
         # A composer lives for one claimed batch (one `now`): the digests of a Monday morning
         # share one read of the year's ledger instead of one per person.
         self._ledger: dict[int, tuple[list, dict]] = {}
-        self._fetched: dict[str, Row] = {}  # occurrences read by compose_each, by id
+        self._fetched: dict[str, Row] = {}  # occurrences read by prefetch(), by id
+        self._fetched_at = 0.0  # time.monotonic() of that read
 
-    def compose_each(self, session: Session, rows: list[MessageRow], now: datetime,
-                     late: Callable[[MessageRow], bool]) -> dict[int, Outgoing | Exception]:
-        """Each row's message, or what stopped it (NothingToSay, TransportError, a template bug:
-        one row's failure is that row's result). The duties of all of them are read at once."""
-        self._fetched = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": list({
-            item["occurrence"] for row in rows if row.kind in ITEM_KINDS
-            for item in row.content.get("items", [])})})}
-        composed: dict[int, Outgoing | Exception] = {}
-        try:
-            for row in rows:
-                try:
-                    composed[row.id] = self.compose(session, row, now, late(row))
-                except Exception as exc:  # noqa: BLE001 - handed to the caller with the row
-                    composed[row.id] = exc
-        finally:
-            self._fetched = {}  # read for these rows only: a later compose reads afresh
-        return composed
+    def prefetch(self, session: Session, rows: list[MessageRow]) -> None:
+        """Read the duties of all of ``rows`` at once, for composing them one by one next: one
+        query for a claimed batch instead of one per message. What was read serves for
+        defaults.COMPOSED_FRESH_FOR; a message composed later reads its duties afresh."""
+        ids = {item["occurrence"] for row in rows if row.kind in ITEM_KINDS for item in row.content.get("items", [])}
+        self._fetched = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": list(ids)})} if ids else {}
+        self._fetched_at = time.monotonic()
 
     def compose(self, session: Session, row: MessageRow, now: datetime, late: bool) -> Outgoing:
         person = self.roster.person(row.person)
@@ -110,7 +101,8 @@ class Composer:
     def _items(self, session: Session, row: MessageRow, today) -> list[dict]:
         wanted = row.content.get("items", [])
         ids = list({i["occurrence"] for i in wanted})
-        if all(i in self._fetched for i in ids):
+        fresh = time.monotonic() - self._fetched_at <= defaults.COMPOSED_FRESH_FOR
+        if fresh and all(i in self._fetched for i in ids):
             occurrences = self._fetched
         else:
             occurrences = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": ids})}

@@ -59,9 +59,10 @@ MAX_ATTEMPTS = 8
 # stop request is honoured quickly.
 CLAIM_BATCH = 100
 
-# The messages of a claimed batch are composed together, in one read of their duties, before
-# the first is sent. One composed longer ago than this (a slow relay) is composed again just
-# before it goes out, so a duty checked off more than this before a send is never listed in it.
+# The messages of a claimed batch are composed together, from one read of their duties, before
+# the first is sent. One composed longer ago than this (a slow relay) is composed again, from a
+# fresh read, just before it goes out: a duty checked off more than this before a send is never
+# listed in it.
 COMPOSED_FRESH_FOR = 2.0  # seconds
 
 # The safety sweep wakes the dispatcher even if no wake-up was scheduled (clock jumps, rows

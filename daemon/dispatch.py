@@ -2,8 +2,9 @@
 
 Claiming takes a lease (PostgreSQL: FOR UPDATE SKIP LOCKED, so two instances never take the
 same row); a claimer that dies leaves a lease that expires, and the row is taken over. A row
-is marked sent only after the channel accepted it, so a crash between the two can repeat one
-message (at most one per crash) but never lose one.
+is marked sent only after the channel accepted it, and before the next message can be
+delivered (see Batch), so a crash can repeat one message (at most one per crash) but never
+lose one.
 """
 
 from __future__ import annotations
@@ -122,35 +123,37 @@ class Dispatcher:
                         # goes out over one SMTP connection.
                         channels.enter_context(notifier)
                         opened.add(channel)
-                    failures_in_a_row = 0
                     rows = [r for r in claimed if r.channel == channel]
-                    # A rate-limited robot sends a few a minute: compose each just in time.
-                    ahead = not getattr(notifier, "rate_per_minute", None)
-                    composed, composed_at = {}, 0.0
-                    if ahead:
-                        composed = self._compose(connection, composer, notifier, rows, now)
-                        composed_at = time.monotonic()
-                    for row in rows:
-                        if self.stop.is_set():
-                            self._release(row.id)
-                            continue
-                        wait_until = self._rate_limited(channel, notifier, now)
-                        if failures_in_a_row >= CHANNEL_DOWN_AFTER:
-                            # The relay is down or silent: waiting out its timeout for every
-                            # message would stall the daemon for minutes. Try again later.
-                            wait_until = now + timedelta(seconds=backoff(1, None, self.rng))
-                        if wait_until is not None:
-                            self._release(row.id, wait_until)
-                            stats.deferred += 1
-                            continue
-                        if not self._still_ours(row, claimed_at, current()):
-                            continue
-                        message = composed.get(row.id)
-                        if message is None or time.monotonic() - composed_at > defaults.COMPOSED_FRESH_FOR:
-                            message = self._compose(connection, composer, notifier, [row], now)[row.id]
-                        outcome = self._deliver(connection, row, message, notifier, now, stats)
-                        failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
+                    batch = Batch(self, connection, composer, notifier, rows, now)
+                    try:
+                        self._send_batch(batch, claimed_at, current, stats)
+                    finally:
+                        batch.record()  # the last one sent, also when leaving on an error
         return stats
+
+    def _send_batch(self, batch: Batch, claimed_at: datetime, current: Callable[[], datetime],
+                    stats: DispatchStats) -> None:
+        channel, notifier, now = batch.channel, batch.notifier, batch.now
+        failures_in_a_row = 0
+        for row in batch.rows:
+            if self.stop.is_set():
+                batch.record()
+                self._release(row.id)
+                continue
+            wait_until = self._rate_limited(channel, notifier, now)
+            if failures_in_a_row >= CHANNEL_DOWN_AFTER:
+                # The relay is down or silent: waiting out its timeout for every
+                # message would stall the daemon for minutes. Try again later.
+                wait_until = now + timedelta(seconds=backoff(1, None, self.rng))
+            if wait_until is not None:
+                batch.record()
+                self._release(row.id, wait_until)
+                stats.deferred += 1
+                continue
+            if not self._still_ours(row, claimed_at, current()):
+                continue
+            outcome = self._deliver(batch, row, stats)
+            failures_in_a_row = failures_in_a_row + 1 if outcome == "retry" else 0
 
     # --- claiming ----------------------------------------------------------------------
 
@@ -222,30 +225,18 @@ class Dispatcher:
 
     # --- delivering --------------------------------------------------------------------
 
-    def _compose(self, connection: Connection, composer: Composer, notifier: Notifier | None,
-                 rows: list[MessageRow], now: datetime) -> dict[int, Outgoing | Exception]:
-        """The rows' messages, composed in one read (which closing the session ends) and
-        prepared for the channel; or, for each that cannot be, why."""
-        with self.sessions(bind=connection) as session:
-            composed = composer.compose_each(session, rows, now, lambda row: self._late(row, now))
-        if notifier is not None:
-            for row_id, message in composed.items():
-                if isinstance(message, Outgoing):
-                    try:
-                        composed[row_id] = notifier.prepare(message)
-                    except Exception as exc:  # noqa: BLE001 - that row's result, as in compose_each
-                        composed[row_id] = exc
-        return composed
-
     @staticmethod
     def _late(row: MessageRow, now: datetime) -> bool:
         return now - row.send_at > defaults.LATE_AFTER
 
-    def _deliver(self, connection: Connection, row: MessageRow, message: Outgoing | Exception,
-                 notifier: Notifier | None, now: datetime, stats: DispatchStats) -> str:
-        """Send one claimed row's composed message; returns sent | skipped | retry | failed."""
+    def _deliver(self, batch: Batch, row: MessageRow, stats: DispatchStats) -> str:
+        """Send one claimed row's message; returns sent | skipped | retry | failed. A sent one's
+        outcome is left to ``batch``, to be recorded while the next one is on its way."""
+        message, notifier, now = batch.message(row), batch.notifier, batch.now
+        if not isinstance(message, Outgoing) or notifier is None:
+            batch.record()  # outcomes in order: the previous one first
         if isinstance(message, NothingToSay):
-            self._finish(connection, row.id, now, status="skipped", error=str(message))
+            self._finish(batch.connection, row.id, now, status="skipped", error=str(message))
             stats.skipped += 1
             log.info("%s %s %s SKIPPED: %s", short(row.key), row.channel, row.person, message)
             return "skipped"
@@ -259,11 +250,13 @@ class Dispatcher:
         late = self._late(row, now)
         started = time.monotonic()
         try:
-            notifier.send(message)
+            notifier.send_while(message, batch.meanwhile)
         except TransportError as exc:
+            batch.record()  # if the send failed before its first wait
             return self._fail(row, now, exc, time.monotonic() - started, stats)
         seconds = time.monotonic() - started
-        self._finish(connection, row.id, now, status="sent", late=late, seconds=seconds)
+        batch.record()  # in case the notifier broke its word and never called meanwhile
+        batch.unrecorded = (row.id, late, seconds)
         stats.sent += 1
         stats.late += late
         log.info("%s %s %s OK %.1fs%s", short(row.key), row.channel, mask(message.to_address), seconds,
@@ -272,8 +265,8 @@ class Dispatcher:
 
     def _finish(self, connection: Connection, message_id: int, now: datetime, status: str,
                 late: bool = False, seconds: float = 0.0, error: str | None = None) -> None:
-        """Record one message's outcome, committed before the next message is sent: a crash
-        can then repeat at most the one message in flight."""
+        """Record one message's outcome, committed before the next message can be delivered:
+        a crash can then repeat at most one message."""
         values = {"message_id": message_id, "status": status, "lease_until": None, "late": late,
                   "last_error": error}
         with connection.begin():
@@ -333,3 +326,60 @@ class Dispatcher:
         stats.expired += len(rows)
         log.warning("%d message(s) older than %s expired unsent; admins alerted", len(rows), defaults.LATE_HORIZON)
 
+
+
+class Batch:
+    """One channel's share of a claimed batch on its way out.
+
+    Its messages are composed together before the first is sent, from one read of their
+    duties (in one warm loop: composing each between two SMTP waits cost half as much again).
+    While the channel waits on the next message's first reply, ``meanwhile`` records the
+    outcome of the message sent before. A channel calls it before the message in hand can
+    have been delivered (Notifier.send_while), so at any moment at most one message is
+    delivered and unrecorded: a crash repeats at most one, as when each outcome was recorded
+    before the next send began.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, connection: Connection, composer: Composer,
+                 notifier: Notifier | None, rows: list[MessageRow], now: datetime):
+        self.dispatcher, self.connection, self.composer = dispatcher, connection, composer
+        self.notifier, self.rows, self.now = notifier, rows, now
+        self.channel = rows[0].channel
+        self.composed: dict[int, tuple[Outgoing | Exception, float]] = {}  # row id → (message, when)
+        self.unrecorded: tuple[int, bool, float] | None = None  # a sent row's (id, late, seconds)
+        # A rate-limited robot sends a few a minute: its messages are composed just in time.
+        if not getattr(notifier, "rate_per_minute", None):
+            with dispatcher.sessions(bind=connection) as session:  # closing it ends its read
+                composer.prefetch(session, rows)
+                for row in rows:
+                    self.composed[row.id] = (self._compose(session, row), time.monotonic())
+
+    def message(self, row: MessageRow) -> Outgoing | Exception:
+        """The row's message, as composed with the batch if that was recent enough (see
+        defaults.COMPOSED_FRESH_FOR), else composed now."""
+        message, composed_at = self.composed.pop(row.id, (None, 0.0))
+        if message is None or time.monotonic() - composed_at > defaults.COMPOSED_FRESH_FOR:
+            with self.dispatcher.sessions(bind=self.connection) as session:
+                message = self._compose(session, row)
+        return message
+
+    def meanwhile(self) -> None:
+        """Work for while the channel waits: recording the outcome of the message sent before."""
+        self.record()
+
+    def record(self) -> None:
+        """Commit the outcome of the message sent last, if it is not yet."""
+        if self.unrecorded is not None:
+            message_id, late, seconds = self.unrecorded
+            self.dispatcher._finish(self.connection, message_id, self.now, status="sent", late=late,
+                                    seconds=seconds)
+            self.unrecorded = None
+
+    def _compose(self, session: Session, row: MessageRow) -> Outgoing | Exception:
+        """The row's message, prepared for the channel; or why there is none (NothingToSay,
+        TransportError, a template bug: that row's failure, not the batch's)."""
+        try:
+            message = self.composer.compose(session, row, self.now, Dispatcher._late(row, self.now))
+            return self.notifier.prepare(message) if self.notifier is not None else message
+        except Exception as exc:  # noqa: BLE001 - handed over with the row
+            return exc

@@ -7,6 +7,7 @@ do about a failure (retry, give up, tell the admins) is decided by the dispatche
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -70,6 +71,14 @@ class Notifier:
 
     def send(self, message: Outgoing) -> None:
         raise NotImplementedError
+
+    def send_while(self, message: Outgoing, meanwhile: Callable[[], None]) -> None:
+        """``send``, and call ``meanwhile`` (each call a short piece of the caller's other work)
+        while waiting on the channel. It is called at least once, and the first time before the
+        message can have been delivered: the dispatcher records the previous message's outcome
+        there. A channel with nothing to wait on calls it once, first, as here."""
+        meanwhile()
+        self.send(message)
 
     def __enter__(self):
         self.open()

@@ -4,9 +4,11 @@ as a sentence an operator can act on, marked permanent only when retrying cannot
 from __future__ import annotations
 
 import base64
+import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 
 from daemon import defaults
 from notifiers.base import Notifier, Outgoing, TransportError
@@ -15,6 +17,47 @@ from notifiers.mime import envelope_sender, with_wire
 # The well-known port for each security mode: relay (RFC 5321), submission with STARTTLS
 # (RFC 6409), submission over implicit TLS (RFC 8314).
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class _CallersError(Exception):
+    """What the caller's ``meanwhile`` raised, carried through the SMTP error handling."""
+
+    def __init__(self, error: Exception):
+        super().__init__(error)
+        self.error = error
+
+
+def _nothing() -> None:
+    pass
+
+
+def _command(smtp: smtplib.SMTP, verb: str, args: str, meanwhile: Callable[[], None]) -> tuple[int, bytes]:
+    smtp.putcmd(verb, args)
+    return _reply(smtp, meanwhile)
+
+
+def _reply(smtp: smtplib.SMTP, meanwhile: Callable[[], None]) -> tuple[int, bytes]:
+    """The server's reply, read after doing ``meanwhile`` (it travels in the meantime)."""
+    try:
+        meanwhile()
+    except Exception as exc:
+        raise _CallersError(exc) from exc
+    return smtp.getreply()
+
+
+def _abandon(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal, as smtplib does: 421 closes the connection, anything else resets the
+    session so the next message starts clean."""
+    if code == 421:
+        smtp.close()
+        return
+    try:
+        smtp.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
 
 # A relay that closes an idle connection answers the next command with 421 or not at all;
 # either way a fresh connection is worth one try before the message counts as failed.
@@ -66,19 +109,27 @@ class SmtpNotifier(Notifier):
         return with_wire(message, self.mail_from, "\r\n")
 
     def send(self, message: Outgoing) -> None:
+        self.send_while(message, _nothing)
+
+    def send_while(self, message: Outgoing, meanwhile: Callable[[], None]) -> None:
         data = self.prepare(message).wire
         sender = envelope_sender(self.mail_from)
         try:
             reused = self._smtp is not None
             try:
-                self._connected().sendmail(sender, [message.to_address], data)
+                self._transact(self._connected(), sender, message.to_address, data, meanwhile)
             except Exception as exc:
                 if not (reused and (isinstance(exc, _DROPPED) or _reply_code(exc) == 421)):
                     raise
                 # The message was not accepted on the old connection (in the rare case the
                 # server dropped it after accepting, the same Message-ID lets clients dedupe).
                 self._disconnect()
-                self._connected().sendmail(sender, [message.to_address], data)
+                self._transact(self._connected(), sender, message.to_address, data, meanwhile)
+        except _CallersError as failed:
+            # The caller's own work failed halfway through a transaction (its database, say):
+            # the session's state is unknown, and the error is the caller's to handle.
+            self._disconnect()
+            raise failed.error from None
         except (smtplib.SMTPException, OSError) as exc:
             code = _reply_code(exc)
             if code is None or code == 421:
@@ -92,6 +143,34 @@ class SmtpNotifier(Notifier):
         finally:
             if not self._in_batch:
                 self._disconnect(politely=True)
+
+    # --- one message ----------------------------------------------------------------------
+
+    def _transact(self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes,
+                  meanwhile: Callable[[], None]) -> None:
+        """smtplib's sendmail() for one recipient, calling ``meanwhile`` while each reply is on
+        its way: the caller's work overlaps the server's instead of waiting for it. The first
+        call comes before the message's end of data is sent, so before it can be delivered."""
+        smtp.ehlo_or_helo_if_needed()
+        size = f" SIZE={len(data)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
+        code, reply = _command(smtp, "mail", f"FROM:{smtplib.quoteaddr(sender)}{size}", meanwhile)
+        if code != 250:
+            _abandon(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = _command(smtp, "rcpt", f"TO:{smtplib.quoteaddr(recipient)}", meanwhile)
+        if code not in (250, 251):
+            _abandon(smtp, code)
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        code, reply = _command(smtp, "data", "", meanwhile)
+        if code != 354:
+            _abandon(smtp, code)
+            raise smtplib.SMTPDataError(code, reply)
+        ending = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+        smtp.send(_LEADING_DOT.sub(b"..", data) + ending)  # RFC 5321 4.5.2: dot-stuffing
+        code, reply = _reply(smtp, meanwhile)
+        if code != 250:
+            _abandon(smtp, code)
+            raise smtplib.SMTPDataError(code, reply)
 
     # --- connection ---------------------------------------------------------------------
 

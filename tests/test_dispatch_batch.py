@@ -1,9 +1,9 @@
-"""A claimed batch is composed at once, before its first send: a duty checked off while the
-batch goes out must still never be listed in a message sent more than
-defaults.COMPOSED_FRESH_FOR after that."""
+"""A claimed batch is composed ahead of its sends: a duty checked off while the batch goes out
+must still never be listed in a message sent more than defaults.COMPOSED_FRESH_FOR after that."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, time
 
 import pytest
@@ -28,8 +28,8 @@ class CheckingOffDuringTheFirstSend(SmtpNotifier):
         super().__init__("127.0.0.1", port, "none", timeout=5, mail_from=MAIL_FROM, local_hostname="test")
         self.service, self.frozen, self.pause, self.sent = service, frozen, pause, 0
 
-    def send(self, message) -> None:
-        super().send(message)
+    def send_while(self, message, meanwhile) -> None:
+        super().send_while(message, meanwhile)
         self.sent += 1
         if self.sent > 1:
             return
@@ -61,3 +61,33 @@ def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(
     with service.sessions() as session:
         statuses = sorted(session.scalars(select(MessageRow.status).where(MessageRow.send_at == at(DAY))))
     assert statuses == ["sent", "skipped", "skipped"]
+
+
+def test_each_outcome_is_recorded_before_the_next_message_can_be_delivered(tmp_path, smtp_server):
+    """The outcome of a message is committed while the next one's first SMTP reply is on its
+    way: when the server holds a message's data (delivered, not yet confirmed: a kill now
+    repeats it), every message it accepted before is already marked sent."""
+    files = write_plan(tmp_path)
+    unrecorded: list[tuple[str, list[str]]] = []
+    accepted: list[str] = []
+
+    def check(received) -> None:
+        with sqlite3.connect(files.database) as db:
+            sent = {key for (key,) in db.execute("SELECT key FROM messages WHERE status = 'sent'")}
+        behind = [key for key in accepted if key not in sent]
+        if behind:
+            unrecorded.append((received.key, behind))
+        accepted.append(received.key)
+
+    smtp_server.handler.on_data = check
+    first, then = date(2026, 6, 28), date(2026, 7, 3)  # a week's reminders at once, after downtime
+    with freeze_time(at(first, time(0, 5))) as frozen:
+        service = make_service(files, smtp_server.port)
+        service.start(at(first, time(0, 5)))
+        frozen.move_to(at(then))
+        service.refresh(at(then))
+        stats = service.dispatch(at(then))
+    stop(service)
+
+    assert stats.sent == len(accepted) >= 5
+    assert unrecorded == []

@@ -309,6 +309,40 @@ def test_reconnects_once_when_the_server_dropped_the_connection(server):
     assert server.handler.connections == 2
 
 
+def test_meanwhile_runs_while_the_server_answers_and_before_the_message_is_delivered(server):
+    calls: list[int] = []  # how many messages the server held at each call
+    delivered_after: list[int] = []  # calls made before each delivery
+    server.handler.on_data = lambda received: delivered_after.append(len(calls))
+    with plain_notifier(server) as notifier:
+        for n in range(3):
+            notifier.send_while(outgoing(key=f"key-{n}"), lambda: calls.append(len(server.received)))
+
+    assert len(server.received) == 3
+    # One call per reply awaited (MAIL, RCPT, DATA, end of data); the first three of each
+    # message come before its data is even sent, so before the server can hold it.
+    assert len(calls) == 12
+    for n in range(3):
+        assert calls[4 * n:4 * n + 3] == [n, n, n]
+        assert delivered_after[n] >= 4 * n + 3
+
+
+def test_an_error_of_meanwhile_is_the_callers_and_the_next_send_starts_clean(server):
+    class Broken(Exception):
+        pass
+
+    def broken() -> None:
+        raise Broken("the caller's database is down")
+
+    with plain_notifier(server) as notifier:
+        notifier.send(outgoing(key="before"))
+        with pytest.raises(Broken):
+            notifier.send_while(outgoing(key="lost"), broken)
+        notifier.send(outgoing(key="after"))
+
+    assert [r.message["X-Planbell-Key"] for r in server.received] == ["before", "after"]
+    assert server.handler.connections == 2  # the half-done session was dropped
+
+
 def test_closed_port_is_transient_and_names_host_and_port():
     port = free_port()
     notifier = SmtpNotifier("127.0.0.1", port, "none", timeout=5, mail_from=MAIL_FROM)
