@@ -153,11 +153,13 @@ class SmtpNotifier(Notifier):
         call comes before the message's end of data is sent, so before it can be delivered."""
         smtp.ehlo_or_helo_if_needed()
         size = f" SIZE={len(data)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
-        code, reply = _command(smtp, "mail", f"FROM:{smtplib.quoteaddr(sender)}{size}", meanwhile)
+        # Both are bare addr-specs checked by notifiers.mime (ASCII, no spaces or line breaks):
+        # smtplib's quoteaddr() would parse them again only to arrive at the same <address>.
+        code, reply = _command(smtp, "mail", f"FROM:<{sender}>{size}", meanwhile)
         if code != 250:
             _abandon(smtp, code)
             raise smtplib.SMTPSenderRefused(code, reply, sender)
-        code, reply = _command(smtp, "rcpt", f"TO:{smtplib.quoteaddr(recipient)}", meanwhile)
+        code, reply = _command(smtp, "rcpt", f"TO:<{recipient}>", meanwhile)
         if code not in (250, 251):
             _abandon(smtp, code)
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
