@@ -15,7 +15,8 @@ That database is copied (SQLite backup API) for every timed run.
 
 planbell: a fresh ``Service`` on a fresh copy, with the real ``SmtpNotifier``; timed is
 ``Service.dispatch(now)``, called until no message is pending: every claim, composition
-(Jinja templates, MIME, .ics), SMTP transaction and committed outcome.
+(Jinja templates, MIME, .ics), SMTP transaction and committed outcome (each committed before
+the next message can be delivered).
 
 Baseline, its runs taking turns with planbell's: one ``smtplib.SMTP`` connection sending the
 same number of messages, pre-rendered before timing by the real composer and MIME builder
@@ -23,11 +24,8 @@ same number of messages, pre-rendered before timing by the real composer and MIM
 
 The SMTP server is aiosmtpd with a handler that only counts, in a SUBPROCESS, as a real relay
 would be: in a thread of the bench's own process its event loop shares the GIL with the sender,
-so the server's Python work and planbell's hold each other up and the figures measure the
-interpreter's thread switching as much as either side; it slows the bare loop (nothing but
-SMTP round trips) more than planbell and so flatters the ratio (0.31 in a thread against 0.28
-in a subprocess when the machine was quiet; 0.09 against 0.06 under load, before the
-optimisations). ``--in-process`` runs it in a thread anyway, for comparison.
+so the figures measure the interpreter's thread switching as much as either side
+(``--in-process`` runs it in a thread anyway, for comparison: 0.56 against 0.60 in a subprocess).
 
 The last line is ``ratio=X.XX``: planbell messages/s ÷ bare smtplib messages/s (goal ≥ 0.5).
 """
