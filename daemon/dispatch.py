@@ -250,7 +250,7 @@ class Dispatcher:
         late = self._late(row, now)
         started = time.monotonic()
         try:
-            notifier.send_while(message, batch.meanwhile)
+            notifier.send_while(message, batch.record)  # in the first wait
         except TransportError as exc:
             batch.record()  # if the send failed before its first wait
             return self._fail(row, now, exc, time.monotonic() - started, stats)
@@ -333,8 +333,8 @@ class Batch:
 
     Its messages are composed together before the first is sent, from one read of their
     duties (in one warm loop: composing each between two SMTP waits cost half as much again).
-    While the channel waits on the next message's first reply, ``meanwhile`` records the
-    outcome of the message sent before. A channel calls it before the message in hand can
+    The outcome of a message sent is recorded (``record``) while the channel waits on the
+    next message's first reply: the channel makes that call before the message in hand can
     have been delivered (Notifier.send_while), so at any moment at most one message is
     delivered and unrecorded: a crash repeats at most one, as when each outcome was recorded
     before the next send began.
@@ -362,10 +362,6 @@ class Batch:
             with self.dispatcher.sessions(bind=self.connection) as session:
                 message = self._compose(session, row)
         return message
-
-    def meanwhile(self) -> None:
-        """Work for while the channel waits: recording the outcome of the message sent before."""
-        self.record()
 
     def record(self) -> None:
         """Commit the outcome of the message sent last, if it is not yet."""
