@@ -250,7 +250,7 @@ class Dispatcher:
         late = self._late(row, now)
         started = time.monotonic()
         try:
-            notifier.send_while(message, batch.record)  # in the first wait
+            notifier.send_while(message, batch.meanwhile)
         except TransportError as exc:
             batch.record()  # if the send failed before its first wait
             return self._fail(row, now, exc, time.monotonic() - started, stats)
@@ -333,11 +333,12 @@ class Batch:
 
     Its messages are composed together before the first is sent, from one read of their
     duties (in one warm loop: composing each between two SMTP waits cost half as much again).
-    The outcome of a message sent is recorded (``record``) while the channel waits on the
-    next message's first reply: the channel makes that call before the message in hand can
-    have been delivered (Notifier.send_while), so at any moment at most one message is
-    delivered and unrecorded: a crash repeats at most one, as when each outcome was recorded
-    before the next send began.
+    While the channel waits on a message's replies (``meanwhile``), the batch first records
+    the outcome of the message sent before, then prepares the next one's wire form. The
+    channel makes the first of those calls before the message in hand can have been
+    delivered (Notifier.send_while), so at any moment at most one message is delivered and
+    unrecorded: a crash repeats at most one, as when each outcome was recorded before the
+    next send began.
     """
 
     def __init__(self, dispatcher: Dispatcher, connection: Connection, composer: Composer,
@@ -355,13 +356,25 @@ class Batch:
                     self.composed[row.id] = (self._compose(session, row), time.monotonic())
 
     def message(self, row: MessageRow) -> Outgoing | Exception:
-        """The row's message, as composed with the batch if that was recent enough (see
-        defaults.COMPOSED_FRESH_FOR), else composed now."""
+        """The row's message, prepared for the channel: as composed with the batch if that was
+        recent enough (see defaults.COMPOSED_FRESH_FOR), else composed now."""
         message, composed_at = self.composed.pop(row.id, (None, 0.0))
         if message is None or time.monotonic() - composed_at > defaults.COMPOSED_FRESH_FOR:
             with self.dispatcher.sessions(bind=self.connection) as session:
                 message = self._compose(session, row)
-        return message
+        return self._prepare(message)
+
+    def meanwhile(self) -> None:
+        """One piece of work while the channel waits: record the outcome of the message sent
+        before or, that done, prepare the next message (MIME: byte work, which unlike the
+        templates loses nothing to running between two socket calls)."""
+        if self.unrecorded is not None:
+            self.record()
+            return
+        for row_id, (message, composed_at) in self.composed.items():  # in the rows' order
+            if isinstance(message, Outgoing) and message.wire is None:
+                self.composed[row_id] = (self._prepare(message), composed_at)
+                return
 
     def record(self) -> None:
         """Commit the outcome of the message sent last, if it is not yet."""
@@ -372,10 +385,19 @@ class Batch:
             self.unrecorded = None
 
     def _compose(self, session: Session, row: MessageRow) -> Outgoing | Exception:
-        """The row's message, prepared for the channel; or why there is none (NothingToSay,
-        TransportError, a template bug: that row's failure, not the batch's)."""
+        """The row's message; or why there is none (NothingToSay, TransportError, a template
+        bug: that row's failure, not the batch's)."""
         try:
-            message = self.composer.compose(session, row, self.now, Dispatcher._late(row, self.now))
-            return self.notifier.prepare(message) if self.notifier is not None else message
+            return self.composer.compose(session, row, self.now, Dispatcher._late(row, self.now))
+        except Exception as exc:  # noqa: BLE001 - handed over with the row
+            return exc
+
+    def _prepare(self, message: Outgoing | Exception) -> Outgoing | Exception:
+        """The message with its wire form (Notifier.prepare, idempotent), or why it has none
+        (e.g. an unusable address)."""
+        if not isinstance(message, Outgoing) or self.notifier is None:
+            return message
+        try:
+            return self.notifier.prepare(message)
         except Exception as exc:  # noqa: BLE001 - handed over with the row
             return exc

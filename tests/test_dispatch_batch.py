@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from daemon import defaults, ledger
 from daemon.store.tables import MessageRow
+from notifiers.base import TransportError
 from notifiers.email import SmtpNotifier
-from tests.smallplan import MAIL_FROM, at, make_service, received, stop, write_plan
+from tests.smallplan import EMAILS, MAIL_FROM, at, make_service, received, stop, write_plan
 
 # A working Sunday (调休) on which three people get a reminder at 09:00: li-na the monthly
 # report, zhang-wei the quarterly meeting, chen-jing the two heart-to-heart talks.
@@ -91,3 +92,37 @@ def test_each_outcome_is_recorded_before_the_next_message_can_be_delivered(tmp_p
 
     assert stats.sent == len(accepted) >= 5
     assert unrecorded == []
+
+
+class RefusingOneAddress(SmtpNotifier):
+    """Sends for real, but cannot encode the message to one person (as for an unusable
+    address): the dispatcher prepares messages while the server answers the one before."""
+
+    def __init__(self, port: int, refused: str):
+        super().__init__("127.0.0.1", port, "none", timeout=5, mail_from=MAIL_FROM, local_hostname="test")
+        self.refused = refused
+
+    def prepare(self, message):
+        if message.to_address == self.refused:
+            raise TransportError(f"Recipient address {message.to_address!r} is not usable", permanent=True)
+        return super().prepare(message)
+
+
+@pytest.mark.parametrize("person", ["li-na", "zhang-wei", "chen-jing"])  # first, middle, last
+def test_a_message_that_cannot_be_prepared_fails_alone_and_the_batch_goes_on(tmp_path, smtp_server, person):
+    files = write_plan(tmp_path)
+    with freeze_time(at(DAY, time(0, 5))) as frozen:
+        service = make_service(files, smtp_server.port)
+        service.start(at(DAY, time(0, 5)))
+        service.dispatcher.notifiers["email"] = RefusingOneAddress(smtp_server.port, EMAILS[person])
+        frozen.move_to(at(DAY))
+        stats = service.dispatch(at(DAY))
+    stop(service)
+
+    assert (stats.sent, stats.failed) == (3, 1)  # the two others, and the admins' alert
+    assert sorted((m.kind, m.person) for m in received(smtp_server)) == sorted(
+        [("admin", "xu-li")] + [("reminder", p) for p in {"li-na", "zhang-wei", "chen-jing"} - {person}])
+    with service.sessions() as session:
+        failed = session.scalars(select(MessageRow).where(MessageRow.status == "failed")).all()
+    assert [(row.person, row.last_error) for row in failed] == \
+        [(person, f"Recipient address {EMAILS[person]!r} is not usable")]
