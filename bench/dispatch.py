@@ -25,7 +25,7 @@ same number of messages, pre-rendered before timing by the real composer and MIM
 The SMTP server is aiosmtpd with a handler that only counts, in a SUBPROCESS, as a real relay
 would be: in a thread of the bench's own process its event loop shares the GIL with the sender,
 so the figures measure the interpreter's thread switching as much as either side
-(``--in-process`` runs it in a thread anyway, for comparison: 0.56 against 0.60 in a subprocess).
+(``--in-process`` runs it in a thread anyway, for comparison: 0.54 against 0.67 in a subprocess).
 
 The last line is ``ratio=X.XX``: planbell messages/s ÷ bare smtplib messages/s (goal ≥ 0.5).
 """
