@@ -311,13 +311,14 @@ class Dispatcher:
         """Reminders older than the horizon are not sent; the admins hear what was skipped."""
         cutoff = now - defaults.LATE_HORIZON
         with self.sessions.begin() as session:
-            rows = list(session.scalars(select(MessageRow).where(
+            # One conditional UPDATE: a row another instance claimed in the meantime is theirs.
+            expire = update(MessageRow).where(
                 MessageRow.status == "pending", MessageRow.send_at < cutoff,
-                MessageRow.kind.in_(("reminder", "escalation", "digest")))))
+                MessageRow.kind.in_(("reminder", "escalation", "digest")),
+            ).values(status="expired").returning(MessageRow.send_at, MessageRow.key)
+            rows = sorted(session.execute(expire, execution_options={"synchronize_session": False}).all())
             if not rows:
                 return
-            for row in rows:
-                row.status = "expired"
             alert_admins(session, self.schedule().roster, "expired", now.date().isoformat(), now, {
                 "count": len(rows), "oldest": min(r.send_at for r in rows).isoformat(),
                 "horizon_days": defaults.LATE_HORIZON.days,
@@ -325,7 +326,6 @@ class Dispatcher:
             })
         stats.expired += len(rows)
         log.warning("%d message(s) older than %s expired unsent; admins alerted", len(rows), defaults.LATE_HORIZON)
-
 
 
 class Batch:
