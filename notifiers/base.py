@@ -64,9 +64,9 @@ class Notifier:
         pass
 
     def prepare(self, message: Outgoing) -> Outgoing:
-        """The message with its wire form made ahead of ``send`` (the dispatcher prepares a
-        whole batch before sending the first), or unchanged. Raises TransportError, as
-        ``send`` would, for what can never be sent (e.g. an unusable address)."""
+        """The message with its wire form made ahead of ``send`` (the dispatcher prepares the
+        next message while the current one is on its way), or unchanged. Idempotent. Raises
+        TransportError, as ``send`` would, for what can never be sent (an unusable address)."""
         return message
 
     def send(self, message: Outgoing) -> None:
@@ -74,9 +74,9 @@ class Notifier:
 
     def send_while(self, message: Outgoing, meanwhile: Callable[[], None]) -> None:
         """``send``, and call ``meanwhile`` (each call a short piece of the caller's other work)
-        while waiting on the channel. It is called at least once, and the first time before the
-        message can have been delivered: the dispatcher records the previous message's outcome
-        there. A channel with nothing to wait on calls it once, first, as here."""
+        while waiting on the channel: at least once before the message can have been delivered,
+        since the dispatcher records the previous message's outcome in the first call. A channel
+        with nothing to wait on calls it once, first, as here."""
         meanwhile()
         self.send(message)
 
