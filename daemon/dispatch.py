@@ -347,6 +347,7 @@ class Batch:
         self.notifier, self.rows, self.now = notifier, rows, now
         self.channel = rows[0].channel
         self.composed: dict[int, tuple[Outgoing | Exception, float]] = {}  # row id → (message, when)
+        self.unprepared = iter([row.id for row in rows])  # the next ones to prepare, in order
         self.unrecorded: tuple[int, bool, float] | None = None  # a sent row's (id, late, seconds)
         # A rate-limited robot sends a few a minute: its messages are composed just in time.
         if not getattr(notifier, "rate_per_minute", None):
@@ -371,8 +372,9 @@ class Batch:
         if self.unrecorded is not None:
             self.record()
             return
-        for row_id, (message, composed_at) in self.composed.items():  # in the rows' order
-            if isinstance(message, Outgoing) and message.wire is None:
+        for row_id in self.unprepared:  # consumed as it goes: each row is looked at once
+            if row_id in self.composed:  # not yet sent
+                message, composed_at = self.composed[row_id]
                 self.composed[row_id] = (self._prepare(message), composed_at)
                 return
 
