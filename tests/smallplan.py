@@ -26,6 +26,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEND_AT = time(9, 0)  # the plan's send_at, local
 AFTERNOON = time(15, 0)  # check-offs and edits happen after the day's reminders went out
 MAIL_FROM = "planbell <planbell@example.gov.cn>"
+# How the tests' SmtpNotifier talks to the loopback server (host and port aside).
+LOCAL_SMTP = dict(security="none", timeout=5, mail_from=MAIL_FROM, local_hostname="test")
 
 PLAN_YAML = """\
 plan:
@@ -180,8 +182,7 @@ def settings_for(files: PlanFiles, smtp_port: int, **overrides) -> Settings:
 def make_service(files: PlanFiles, smtp_port: int) -> Service:
     """The real Service with the real SMTP notifier, pointed at the test's SMTP server."""
     settings = settings_for(files, smtp_port)
-    notifier = SmtpNotifier("127.0.0.1", smtp_port, "none", timeout=5, mail_from=MAIL_FROM,
-                            local_hostname="test")
+    notifier = SmtpNotifier("127.0.0.1", smtp_port, **LOCAL_SMTP)
     return Service(settings, {"email": notifier}, instance="test")
 
 

@@ -14,7 +14,7 @@ from daemon import defaults, ledger
 from daemon.store.tables import MessageRow
 from notifiers.base import TransportError
 from notifiers.email import SmtpNotifier
-from tests.smallplan import EMAILS, MAIL_FROM, at, make_service, received, stop, write_plan
+from tests.smallplan import EMAILS, LOCAL_SMTP, at, make_service, received, stop, write_plan
 
 # A working Sunday (调休) on which three people get a reminder at 09:00: li-na the monthly
 # report, zhang-wei the quarterly meeting, chen-jing the two heart-to-heart talks.
@@ -26,7 +26,7 @@ class CheckingOffDuringTheFirstSend(SmtpNotifier):
     rest of the batch, and the clock moves on by ``pause`` seconds (a slow relay)."""
 
     def __init__(self, port: int, service, frozen, pause: float):
-        super().__init__("127.0.0.1", port, "none", timeout=5, mail_from=MAIL_FROM, local_hostname="test")
+        super().__init__("127.0.0.1", port, **LOCAL_SMTP)
         self.service, self.frozen, self.pause, self.sent = service, frozen, pause, 0
 
     def send_while(self, message, meanwhile) -> None:
@@ -99,7 +99,7 @@ class RefusingOneAddress(SmtpNotifier):
     address): the dispatcher prepares messages while the server answers the one before."""
 
     def __init__(self, port: int, refused: str):
-        super().__init__("127.0.0.1", port, "none", timeout=5, mail_from=MAIL_FROM, local_hostname="test")
+        super().__init__("127.0.0.1", port, **LOCAL_SMTP)
         self.refused = refused
 
     def prepare(self, message):
