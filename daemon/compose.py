@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from daemon import defaults, digest
 from daemon.digest import DigestSettings
 from daemon.ics import occurrence_calendar
+from daemon.links import Links
 from daemon.plan.schedule import Schedule
 from daemon.render import render
 from daemon.store.tables import MessageRow, OccurrenceRow
@@ -28,8 +29,9 @@ _OCCURRENCES = select(OccurrenceRow.__table__).where(
     OccurrenceRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
 
 
-# The kinds of message that list duties (content["items"] of occurrence ids and stages).
-ITEM_KINDS = ("reminder", "escalation")
+# The kinds of message that list duties (content["items"] of occurrence ids and stages); a
+# nudge (催办 from /admin) reads as a reminder.
+ITEM_KINDS = ("reminder", "escalation", "nudge")
 
 
 class NothingToSay(Exception):
@@ -37,9 +39,16 @@ class NothingToSay(Exception):
     the person left the roster): it is skipped, not sent."""
 
 
+def purposes(kind: str) -> tuple[str, ...]:
+    """The buttons of a duty: a report asks for figures, any other duty for a check-off; both
+    may be explained instead."""
+    return ("progress", "explain") if kind == "report" else ("done", "explain")
+
+
 class Composer:
-    def __init__(self, schedule: Schedule, digests: DigestSettings | None = None):
+    def __init__(self, schedule: Schedule, digests: DigestSettings | None = None, links: Links | None = None):
         self.schedule = schedule
+        self.links = links
         self.roster = schedule.roster
         self.digests = digests
         self.plans = {plan.year: plan for plan in schedule.plans}
@@ -50,6 +59,7 @@ class Composer:
         # A composer lives for one claimed batch (one `now`): the digests of a Monday morning
         # share one read of the year's ledger instead of one per person.
         self._ledger: dict[int, tuple[list, dict]] = {}
+        self._checkoffs: list | None = None  # the week's check-offs through links, read once
         self._fetched: dict[str, Row] = {}  # occurrences read by prefetch(), by id
         self._fetched_at = 0.0  # time.monotonic() of that read
 
@@ -71,18 +81,25 @@ class Composer:
         today = now.astimezone(self.timezone).date()
         context = {"person": person, "late": late, "today": today,
                    "send_at": row.send_at.astimezone(self.timezone), "kind": row.kind}
+        context.update(self._link_context(person.id, row.channel, now))
         occurrence_ids: tuple[str, ...] = ()
         attachments: tuple[Attachment, ...] = ()
         template = row.kind
         if row.kind == "admin":
             context.update(topic=row.content["topic"], **row.content["context"])
+        elif row.kind == "signin":
+            if self.links is None:
+                raise NothingToSay("the workbench is off: no sign-in link to send")
+            context["next_title"] = row.content.get("title")
         elif row.kind == "digest":
             template = self._digest(session, row, today, now, context)
         else:
-            items = self._items(session, row, today)
+            items = self._items(session, row, today, context["act"])
             if not items:
                 raise NothingToSay("every duty in it was checked off or cancelled")
             context["items"] = items
+            if row.kind == "nudge":
+                template = "reminder"
             occurrence_ids = tuple(dict.fromkeys(i["occurrence"].id for i in items))
             opening = [i for i in items if i["stage"] == "open"]
             if row.channel == "email" and opening:
@@ -98,7 +115,23 @@ class Composer:
         markdown = render(f"messaging/{template}.md", **context)
         return Outgoing(**common, text=markdown, markdown=markdown, mentions=(address,))
 
-    def _items(self, session: Session, row: MessageRow, today) -> list[dict]:
+    def _link_context(self, person_id: str, channel: str, now: datetime) -> dict:
+        """``act(o)``: the buttons of a duty for this reader ({purpose: url}, empty without a
+        workbench); ``me_url``: their /me page; ``admin_url``. A robot's message lands in a
+        group chat where everyone reads it, so its links act only for a browser signed in as
+        that person, and its /me link carries no sign-in."""
+        links = self.links
+        if links is None:
+            return {"act": lambda o: {}, "me_url": None, "admin_url": None}
+        group = channel != "email"
+
+        def act(o) -> dict[str, str]:
+            return {p: links.action_url(person_id, o.id, p, o.due, group) for p in purposes(o.kind)}
+
+        me_url = f"{links.base}/me" if group else links.login_url(person_id, now)
+        return {"act": act, "me_url": me_url, "admin_url": f"{links.base}/admin"}
+
+    def _items(self, session: Session, row: MessageRow, today, act) -> list[dict]:
         wanted = row.content.get("items", [])
         ids = list({i["occurrence"] for i in wanted})
         fresh = time.monotonic() - self._fetched_at <= defaults.COMPOSED_FRESH_FOR
@@ -123,6 +156,7 @@ class Composer:
                 # The others on it, as the reader sees them (同办): by id, so a namesake stays.
                 "colleague_names": [names.get(a, a) for a in o.assignees if a != row.person],
                 "subject_name": names.get(o.subject, o.subject) if o.subject else None,
+                "links": act(o),
             })
         out.sort(key=lambda i: (i["occurrence"].due, i["occurrence"].id))
         return out
@@ -130,10 +164,12 @@ class Composer:
     def _calendar(self, items: list[dict], now: datetime) -> Attachment:
         """The duties as calendar events, so one tap puts them in the recipient's calendar."""
         rows = list({i["occurrence"].id: i["occurrence"] for i in items}.values())
-        key = repr((rows, now))  # the rows' every field: an edit in between makes a new one
+        # Each event carries the reader's own 销号 link: one calendar per reader, not per duty.
+        urls = {i["occurrence"].id: next(iter(i["links"].values())) for i in items if i["links"]}
+        key = repr((rows, now, sorted(urls.items())))  # the rows' every field: an edit makes a new one
         if key not in self._calendars:
             plan = self.plans.get(rows[0].plan_year)
-            data = occurrence_calendar(rows, plan, self.roster, now)
+            data = occurrence_calendar(rows, plan, self.roster, now, urls)
             self._calendars[key] = Attachment("planbell.ics", "text/calendar; method=PUBLISH", data)
         return self._calendars[key]
 
@@ -152,5 +188,8 @@ class Composer:
         sections = digest.personal(rows, progress, plan, self.roster, row.person, today)
         if sections["empty"] and not (self.digests and self.digests.send_empty):
             raise NothingToSay("nothing overdue, due or starting, and no targets")
-        context.update(sections, names=self.names)
+        if self._checkoffs is None:
+            self._checkoffs = digest.link_checkoffs(session, now - timedelta(days=7))
+        others = digest.checked_by_others(self._checkoffs, rows, row.person, self.names, self.timezone)
+        context.update(sections, names=self.names, cards=defaults.DIGEST_CARDS, checked_by_others=others)
         return "digest"

@@ -35,9 +35,15 @@ class Settings(BaseSettings):
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"
 
-    # Operator endpoint (/healthz, /metrics): off unless a port is set; loopback unless told.
-    http_port: int | None = None
-    http_host: str = "127.0.0.1"
+    # The workbench (web pages, action links, calendar feeds, /healthz, /metrics). Port 0
+    # turns it off; loopback unless told. PUBLIC_URL is the address written into links (the
+    # reverse proxy's https address in production); by default, the local address.
+    http_port: int = defaults.HTTP_PORT
+    http_host: str = defaults.HTTP_HOST
+    public_url: str | None = None
+    # Signs action links and cookies. Unset: one is generated at first start and kept in the
+    # database, so every instance shares it.
+    secret_key: SecretStr | None = None
     log_format: Literal["text", "json"] = "text"
 
     # Digests: weekly (first working day of the week), daily (each working day) or off.
@@ -96,6 +102,32 @@ class Settings(BaseSettings):
                 raise ValueError("不是 http(s) 网址;请粘贴机器人设置页给出的完整 Webhook 地址")
         return value
 
+    @field_validator("http_port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("应是 1–65535 的端口号,或 0(不开启网页工作台)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("应是工作台的网址,如 https://planbell.example.gov.cn 或 http://10.0.0.5:8080")
+        return value.strip().rstrip("/")
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _secret_key(cls, value):
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and len(value.strip()) < 16:
+            raise ValueError("太短;请用至少 16 个字符的随机串,如 python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -117,8 +149,17 @@ def available_channels(settings: Settings) -> tuple[str, ...]:
 SECRET_FIELDS = (
     "smtp_password", "database_url",  # a PostgreSQL URL carries its password
     "wecom_webhook_url", "dingtalk_webhook_url", "dingtalk_secret",
-    "feishu_webhook_url", "feishu_secret", "webhook_url", "webhook_secret",
+    "feishu_webhook_url", "feishu_secret", "webhook_url", "webhook_secret", "secret_key",
 )
+
+
+def public_url(settings: Settings) -> str:
+    """The address written into links: PLANBELL_PUBLIC_URL, or the local address."""
+    if settings.public_url:
+        return settings.public_url
+    host = settings.http_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.http_port}"
 
 
 def _secrets_from_files() -> dict[str, str]:

@@ -88,3 +88,39 @@ ROBOT_RATE_PER_MINUTE = 20
 # A robot that says "too fast" counts per minute and sends no Retry-After: a minute later
 # its window has moved on.
 ROBOT_RATE_LIMIT_RETRY_SECONDS = 60
+
+# The workbench (web pages) listens here by default: loopback only, so a fresh install exposes
+# nothing; an operator opens it to the intranet with PLANBELL_HTTP_HOST.
+HTTP_HOST = "127.0.0.1"
+HTTP_PORT = 8080
+
+# An action link (已完成,去销号) stays valid this long after the duty's due date: late
+# check-offs are common (a meeting held, the minutes typed up weeks later), and a link that
+# dies on the due date would send people back to the admin.
+ACTION_LINK_GRACE = timedelta(days=60)
+
+# The personal /me link in every message; a new one comes with every digest.
+LOGIN_LINK_VALID = timedelta(days=30)
+
+# The console's admin sign-in link is spent on first use; this bounds an unused one.
+ONE_TIME_LINK_VALID = timedelta(hours=24)
+
+# The browser cookie a login leaves: long, because people open the workbench from their phone's
+# chat app a few times a month and a sign-in each time would defeat the point.
+SESSION_VALID = timedelta(days=180)
+
+# Sign-in links mailed from /login: a few per person per hour stops the form being used to
+# flood someone's inbox.
+LOGIN_MAILS_PER_HOUR = 3
+
+# Evidence (佐证材料): enough for scanned minutes or a phone photo, small enough for a database.
+EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
+EVIDENCE_MAX_FILES = 10
+
+# The calendar feed asks clients to come back this often: duties change by the day, not the minute.
+FEED_REFRESH = timedelta(hours=4)
+
+# A digest shows this many duties as full cards; the rest are one line each with a link to
+# /me. A phone shows about this much on two screens, and the HTML stays far below Gmail's
+# 102 KB clipping point.
+DIGEST_CARDS = 5

@@ -19,7 +19,7 @@ from daemon import defaults
 from daemon.ledger import Progress, expected_by, progress_of
 from daemon.plan.model import Cadence, Comparator, Plan, Roster
 from daemon.reminders import PlannedMessage
-from daemon.store.tables import DeliveryRow, MessageRow, OccurrenceRow
+from daemon.store.tables import AuditRow, DeliveryRow, MessageRow, OccurrenceRow
 
 
 @dataclass(frozen=True)
@@ -160,3 +160,25 @@ def overview(session: Session, rows: list[OccurrenceRow], progress: dict[str, Pr
     items = [by_item[k] for k in sorted(by_item)]
     return {"items": items, "failed": failed, "targets": target_paces(progress, plan, None, today),
             "overdue_total": sum(i["overdue"] for i in items), "empty": False}
+
+
+def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:
+    """Check-offs made through a link or the workbench since ``since`` (the CLI's and the
+    admins' are the office's own record and not news to anyone)."""
+    entries = session.scalars(select(AuditRow).where(AuditRow.action == "done", AuditRow.at >= since)
+                              .order_by(AuditRow.at))
+    return [e for e in entries if isinstance(e.detail.get("via"), dict) and e.detail["via"].get("kind") == "link"]
+
+
+def checked_by_others(entries: list[AuditRow], rows: list[OccurrenceRow], person_id: str,
+                      names: dict[str, str], zone: ZoneInfo) -> list[dict]:
+    """Of ``entries``, those on this person's duties made by someone else: who, when, how."""
+    mine = {r.id: r for r in rows if person_id in r.assignees}
+    out = []
+    for entry in entries:
+        row = mine.get(entry.subject)
+        if row is None or entry.actor == person_id:
+            continue
+        out.append({"title": row.title, "by_name": names.get(entry.actor, entry.actor),
+                    "at": entry.at.astimezone(zone), "via": entry.detail["via"]})
+    return out

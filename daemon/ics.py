@@ -4,6 +4,7 @@ hand: folding, escaping and UTF-8 line lengths are where hand-built calendars br
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -22,8 +23,19 @@ def event_uid(occurrence: Occurrence) -> str:
     return f"{occurrence.id}@{UID_DOMAIN}"
 
 
+@dataclass(frozen=True)
+class Extra:
+    """What a personal feed adds to an event: a stamp that changes only when the row does (so
+    an unchanged feed is byte-identical and its ETag holds), the check-off, and the button."""
+
+    stamp: datetime
+    done: str | None = None  # "已完成(3月20日 李娜销号)"; a done event rings no alarms
+    url: str | None = None
+
+
 def build_calendar(
-    entries: Iterable[tuple[Plan, Occurrence]], roster: Roster, now: datetime, name: str, timezone: str
+    entries: Iterable[tuple[Plan, Occurrence]], roster: Roster, now: datetime, name: str, timezone: str,
+    extras: dict[str, Extra] | None = None, refresh: timedelta | None = None,
 ) -> bytes:
     """One VEVENT per occurrence: an all-day event on its due date, alarms at the lead times."""
     cal = icalendar.Calendar()
@@ -35,12 +47,16 @@ def build_calendar(
     # raw: a comma, semicolon or backslash in a plan title must be escaped like in SUMMARY.
     cal.add("x-wr-calname", icalendar.vText(name))
     cal.add("x-wr-timezone", timezone)
+    if refresh is not None:
+        # RFC 7986's REFRESH-INTERVAL, and the older X-PUBLISHED-TTL that Outlook reads.
+        cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", icalendar.vDuration(refresh))
     entries = list(entries)
     years = [o.due.year for _, o in entries] or [now.year]
     # Only the years shown: the zone's whole history since 1970 only bloats the file.
     cal.add_component(_vtimezone(timezone, min(years), max(years)))
     for plan, occurrence in entries:
-        cal.add_component(_event(occurrence, plan, roster, now))
+        cal.add_component(_event(occurrence, plan, roster, now, (extras or {}).get(occurrence.id)))
     return cal.to_ical()
 
 
@@ -53,13 +69,15 @@ def _vtimezone(timezone: str, first_year: int, last_year: int) -> icalendar.Time
     )
 
 
-def occurrence_calendar(rows, plan: Plan, roster: Roster, now: datetime) -> bytes:
-    """A calendar of stored occurrences (ledger rows), for attaching to a reminder email."""
-    entries = [(plan, _from_row(row)) for row in rows]
-    return build_calendar(entries, roster, now, plan.title, plan.timezone)
+def occurrence_calendar(rows, plan: Plan, roster: Roster, now: datetime, urls: dict[str, str] | None = None) -> bytes:
+    """A calendar of stored occurrences (ledger rows), for attaching to a reminder email;
+    ``urls``: each event's 销号 button, by occurrence id."""
+    entries = [(plan, from_row(row)) for row in rows]
+    extras = {row.id: Extra(now, url=urls[row.id]) for row in rows if urls and urls.get(row.id)}
+    return build_calendar(entries, roster, now, plan.title, plan.timezone, extras)
 
 
-def _from_row(row) -> Occurrence:
+def from_row(row) -> Occurrence:
     return Occurrence(
         id=row.id, obligation=row.obligation, kind=row.kind, item=row.item, title=row.title,
         source=row.source, basis=None, period=row.period, opens=row.opens, due=row.due,
@@ -68,18 +86,20 @@ def _from_row(row) -> Occurrence:
     )
 
 
-def _event(o: Occurrence, plan: Plan, roster: Roster, now: datetime) -> icalendar.Event:
+def _event(o: Occurrence, plan: Plan, roster: Roster, now: datetime, extra: Extra | None = None) -> icalendar.Event:
     summary = _summary(o, roster)  # also each alarm's text
+    if extra and extra.done:
+        summary = f"✓ {summary}"
     event = icalendar.Event()
     event.add("uid", event_uid(o))
-    event.add("dtstamp", now)
+    event.add("dtstamp", extra.stamp if extra else now)
     event.add("dtstart", o.due)
     event.add("dtend", o.due + timedelta(days=1))
     event.add("summary", summary)
-    event.add("description", _description(o, plan, roster))
+    event.add("description", _description(o, plan, roster, extra))
     event.add("categories", [plan.role_name(o.owner)])
     event.add("transp", "TRANSPARENT")
-    for days in o.remind_days:
+    for days in () if extra and extra.done else o.remind_days:
         alarm = icalendar.Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", summary)
@@ -99,8 +119,9 @@ def _summary(o: Occurrence, roster: Roster) -> str:
     return render("ics/summary.txt", o=o, subject=_name(roster, o.subject))
 
 
-def _description(o: Occurrence, plan: Plan, roster: Roster) -> str:
+def _description(o: Occurrence, plan: Plan, roster: Roster, extra: Extra | None = None) -> str:
     return render(
         "ics/description.txt", o=o, item_title=plan.items.get(o.item, ""),
         owner=plan.role_name(o.owner), assignees="、".join(_name(roster, a) for a in o.assignees),
+        done=extra.done if extra else None, url=extra.url if extra else None,
     )

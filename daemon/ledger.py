@@ -28,15 +28,16 @@ def occurrence(session: Session, occurrence_id: str) -> OccurrenceRow | None:
 
 
 def check_off(session: Session, row: OccurrenceRow, now: datetime, actor: str, by: str | None,
-              note: str | None, evidence: str | None) -> bool:
-    """销号. Returns False when it was already done (nothing changes)."""
+              note: str | None, evidence: str | None, **detail) -> bool:
+    """销号. Returns False when it was already done (nothing changes). ``detail`` goes into the
+    audit entry (e.g. ``via``: the link and device a check-off came from)."""
     if row.status == "done":
         return False
     if row.status == "cancelled":
         raise LedgerError(f"{row.id} 已取消(对应职责已从日程中移除),无需销号")
     row.status, row.done_at, row.done_by, row.note, row.evidence = "done", now, by, note, evidence
     row.updated_at = now
-    audit(session, now, actor, "done", row.id, by=by, note=note, evidence=evidence)
+    audit(session, now, actor, "done", row.id, by=by, note=note, evidence=evidence, **detail)
     return True
 
 

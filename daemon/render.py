@@ -46,6 +46,11 @@ def tint(days_left: int | None) -> str:
     return "#fdecea" if days_left < 0 else "#fff4e5" if days_left <= 1 else "#f3f7fc"
 
 
+def local_time(moment, zone) -> str:
+    """An instant as people there read it: 2026-03-20 14:05 in the plan's zone."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 def same_day(items: list[dict]) -> bool:
     """Whether every item of a reminder is due the same day."""
     return len({i["occurrence"].due for i in items}) == 1
@@ -79,6 +84,7 @@ def environment(folder: str = str(TEMPLATES)) -> jinja2.Environment:
     env.filters["tone"] = tone
     env.filters["tint"] = tint
     env.filters["same_day"] = same_day
+    env.filters["local"] = local_time
     return env
 
 

@@ -86,6 +86,12 @@ class Clockwork:
             log.exception("dispatch failed; will try again at the next wake-up")
         self.arm()
 
+    def wake_now(self) -> None:
+        """Send what a web page just queued (a sign-in link, a 催办) without waiting for the
+        sweep; safe from any thread."""
+        if self.scheduler.running and not self.service.stop.is_set():
+            self.scheduler.add_job(self._job(self.tick), id="wake", replace_existing=True)
+
     def arm(self) -> None:
         if self.service.stop.is_set():
             return

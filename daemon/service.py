@@ -16,8 +16,10 @@ from datetime import datetime
 from pathlib import Path
 
 from daemon.admin import alert_admins
+from daemon import clock
 from daemon.compose import Composer
-from daemon.config import Settings
+from daemon.config import Settings, public_url
+from daemon.links import Links
 from daemon.digest import digest_settings
 from daemon.dispatch import Dispatcher, DispatchStats
 from daemon.outbox import next_wake
@@ -25,6 +27,7 @@ from daemon.pipeline import RefreshResult, refresh
 from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.schedule import Schedule, load_schedule, plan_files, resolve_roster, version_of
 from daemon.store.db import make_engine, sessions, upgrade
+from daemon.store.secret import shared_secret
 from daemon.store.state import set_state
 from notifiers.base import Notifier
 
@@ -99,8 +102,9 @@ class Service:
         self.stop = threading.Event()
         self.reload_errors = 0
         self.digests = digest_settings(settings)
+        self.links = workbench_links(settings, self.sessions)
         self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule,
-                                     lambda: Composer(self.schedule, self.digests),
+                                     lambda: Composer(self.schedule, self.digests, self.links),
                                      notifiers, self.instance, self.stop)
 
     @property
@@ -156,6 +160,17 @@ class Service:
     def next_wake(self) -> datetime | None:
         with self.sessions() as session:
             return next_wake(session)
+
+
+def workbench_links(settings: Settings, made_sessions) -> Links | None:
+    """The signer of every link in messages, or None when no workbench serves them (no port
+    and no public address): then messages carry no buttons rather than dead ones."""
+    if not settings.http_port and not settings.public_url:
+        return None
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    with made_sessions.begin() as session:
+        secret = shared_secret(session, configured, clock.now())
+    return Links(secret, public_url(settings))
 
 
 def _digest(text: str) -> str:

@@ -41,6 +41,8 @@ def planbell_env(schedules: Path = SCHEDULES, roster: Path = ROSTER, **extra: st
         "PLANBELL_SCHEDULES": str(schedules),
         "PLANBELL_ROSTER": str(roster),
         "PLANBELL_TIMEZONE": "Asia/Shanghai",
+        # Tests that want the workbench ask for a port; the others must not all bind 8080.
+        "PLANBELL_HTTP_PORT": "0",
     }
     env |= {f"PLANBELL_{k.upper()}": v for k, v in extra.items()}
     return env

@@ -1,4 +1,5 @@
-"""The operator's window: /healthz and /metrics (Prometheus text format), off by default.
+"""The operator's window: what /healthz and /metrics (Prometheus text format) say; the
+workbench app serves them (daemon/web/ops_pages.py).
 
 Figures are read from the database at scrape time, so every instance reports the shared
 truth (and a restart loses no counter); only reload errors are counted in the process.
@@ -6,19 +7,13 @@ truth (and a restart loses no counter); only reload errors are counted in the pr
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy import func, select, text
 
 from daemon.store.state import get_state
 from daemon.store.tables import DeliveryRow, MessageRow
-
-log = logging.getLogger("planbell.http")
 
 # The scheduler's safety sweep runs every minute; three missed sweeps mean it is stuck.
 STALE_AFTER = timedelta(minutes=3)
@@ -98,38 +93,3 @@ class Health:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def serve(health: Health, host: str, port: int) -> ThreadingHTTPServer:
-    """Start the endpoint in a daemon thread; returns the server (``shutdown()`` stops it)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
-            try:
-                if self.path.split("?")[0] == "/healthz":
-                    status, body = health.healthz()
-                    self._send(status, "application/json", json.dumps(body, ensure_ascii=False))
-                elif self.path.split("?")[0] == "/metrics":
-                    self._send(200, "text/plain; version=0.0.4; charset=utf-8", health.metrics())
-                else:
-                    self._send(404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n")
-            except Exception as exc:
-                log.exception("HTTP %s failed", self.path)
-                self._send(500, "text/plain; charset=utf-8", f"error: {type(exc).__name__}\n")
-
-        def _send(self, status: int, content_type: str, body: str) -> None:
-            data = body.encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):  # scrapes every few seconds would drown the delivery log
-            return
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="planbell-http", daemon=True).start()
-    log.info("HTTP endpoint on http://%s:%d (/healthz, /metrics)", host, server.server_address[1])
-    return server
