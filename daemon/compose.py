@@ -191,5 +191,6 @@ class Composer:
         if self._checkoffs is None:
             self._checkoffs = digest.link_checkoffs(session, now - timedelta(days=7))
         others = digest.checked_by_others(self._checkoffs, rows, row.person, self.names, self.timezone)
-        context.update(sections, names=self.names, cards=defaults.DIGEST_CARDS, checked_by_others=others)
+        context.update(sections, names=self.names, cards=defaults.DIGEST_CARDS,
+                       lines=defaults.DIGEST_LINES, checked_by_others=others)
         return "digest"

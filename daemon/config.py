@@ -187,3 +187,9 @@ def load_settings(**overrides) -> Settings:
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"设置 {name}={value!r} 有误:{message}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def workbench_url(settings: Settings) -> str | None:
+    """Where the workbench answers, for links written outside a message (the ledger's evidence
+    links); None when no workbench is configured."""
+    return public_url(settings) if settings.http_port or settings.public_url else None

@@ -124,3 +124,7 @@ FEED_REFRESH = timedelta(hours=4)
 # /me. A phone shows about this much on two screens, and the HTML stays far below Gmail's
 # 102 KB clipping point.
 DIGEST_CARDS = 5
+
+# Past the cards, a digest lists this many more duties as one line each; beyond that it counts
+# them and links to /me (a first Monday after going live with hundreds overdue stays readable).
+DIGEST_LINES = 30

@@ -12,7 +12,7 @@ import json
 import os
 import unicodedata
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon import evidence
 from daemon.ledger import expected_by
 from daemon.plan.model import Cadence, Comparator, Target
 from daemon.plan.schedule import Schedule
@@ -31,7 +32,7 @@ STATUS_CN = {"open": "未完成", "done": "已完成", "skipped": "不需办理"
              "overdue": "已逾期"}
 
 LEDGER_HEADERS = ("编号", "条目", "事项", "对象", "周期", "责任角色", "责任人", "截止日期", "状态",
-                  "完成日期", "完成人", "备注", "佐证", "逾期天数")
+                  "完成日期", "完成人", "备注", "佐证", "佐证材料", "逾期天数")
 TARGET_HEADERS = ("编号", "条目", "指标", "要求", "累计", "完成率", "按进度应达", "填报次数", "最近填报")
 
 SHEET_LEDGER, SHEET_TARGETS = "台账", "指标进度"
@@ -61,15 +62,18 @@ class LedgerLine:
     note: str | None
     evidence: str | None
     days_late: int
+    # Files uploaded with the check-off: {"name", "url" (None without a workbench), "sha256", ...}
+    files: list[dict] = field(default_factory=list)
 
     @property
     def status_cn(self) -> str:
         return STATUS_CN[self.status]
 
     def cells(self) -> list:
+        files = "\n".join(f"{f['name']} {f['url']}" if f["url"] else f["name"] for f in self.files)
         return [self.id, self.item, self.title, self.subject_name or "", self.period, self.owner_name,
                 "、".join(self.assignee_names), self.due, self.status_cn, self.done_on,
-                self.done_by_name or "", self.note or "", self.evidence or "", self.days_late]
+                self.done_by_name or "", self.note or "", self.evidence or "", files, self.days_late]
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,10 @@ def ledger_years(session: Session, schedule: Schedule) -> list[int]:
     return sorted({p.year for p in schedule.plans} | set(stored))
 
 
-def build(session: Session, schedule: Schedule, year: int, today: date, zone: ZoneInfo) -> Ledger:
+def build(session: Session, schedule: Schedule, year: int, today: date, zone: ZoneInfo,
+          base_url: str | None = None) -> Ledger:
+    """The year's ledger as of ``today``; ``base_url``: the workbench address its evidence
+    links start with (None: file names only)."""
     roster, roles = schedule.roster, schedule.roles()
     plan = next((p for p in schedule.plans if p.year == year), None)
     if plan is not None:
@@ -126,15 +133,23 @@ def build(session: Session, schedule: Schedule, year: int, today: date, zone: Zo
         person = roster.person(person_id) if person_id else None
         return person.name if person else None
 
-    rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)
-                           .order_by(OccurrenceRow.due, OccurrenceRow.id))
-    lines = [_line(row, today, zone, roles, name) for row in rows]
+    rows = list(session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)
+                                .order_by(OccurrenceRow.due, OccurrenceRow.id)))
+    files = evidence.files_of(session, [row.id for row in rows])
+    lines = [_line(row, today, zone, roles, name, _files(files.get(row.id, []), base_url, zone, name))
+             for row in rows]
     targets = [_target(session, t, year, today, zone) for t in (plan.targets if plan else ())]
     return Ledger(year, today, lines, targets)
 
 
+def _files(rows, base_url: str | None, zone: ZoneInfo, name) -> list[dict]:
+    return [{"name": f.filename, "url": f"{base_url}/evidence/{f.id}" if base_url else None, "sha256": f.sha256,
+             "uploaded_by": name(f.uploaded_by) or f.uploaded_by,
+             "uploaded_at": f.uploaded_at.astimezone(zone).isoformat(timespec="minutes")} for f in rows]
+
+
 def _line(row: OccurrenceRow, today: date, zone: ZoneInfo, roles: dict[str, str],
-          name: Callable[[str | None], str | None]) -> LedgerLine:
+          name: Callable[[str | None], str | None], files: list[dict]) -> LedgerLine:
     status, done_on, late = row.status, None, 0
     if status == "done" and row.done_at is not None:
         done_on = row.done_at.astimezone(zone).date()
@@ -151,7 +166,7 @@ def _line(row: OccurrenceRow, today: date, zone: ZoneInfo, roles: dict[str, str]
         owner_name=roles.get(row.owner, row.owner), assignees=list(row.assignees),
         assignee_names=[name(p) or p for p in row.assignees], due=row.due, status=status,
         done_on=done_on, done_by=done_by, done_by_name=done_by_name, note=row.note,
-        evidence=row.evidence, days_late=late,
+        evidence=row.evidence, days_late=late, files=files,
     )
 
 
@@ -253,7 +268,7 @@ def xlsx_workbook(ledger: Ledger):
     sheet = book.active
     sheet.title = SHEET_LEDGER
     _sheet(sheet, LEDGER_HEADERS, [line.cells() for line in ledger.lines],
-           {"截止日期", "完成日期"}, {}, wrap={"事项", "备注", "佐证", "责任人"})
+           {"截止日期", "完成日期"}, {}, wrap={"事项", "备注", "佐证", "佐证材料", "责任人"})
     overdue = LEDGER_HEADERS.index("状态") + 1
     for row, line in enumerate(ledger.lines, start=2):
         if line.status == "overdue":

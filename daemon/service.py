@@ -18,7 +18,7 @@ from pathlib import Path
 from daemon.admin import alert_admins
 from daemon import clock
 from daemon.compose import Composer
-from daemon.config import Settings, public_url
+from daemon.config import Settings, workbench_url
 from daemon.links import Links
 from daemon.digest import digest_settings
 from daemon.dispatch import Dispatcher, DispatchStats
@@ -165,12 +165,13 @@ class Service:
 def workbench_links(settings: Settings, made_sessions) -> Links | None:
     """The signer of every link in messages, or None when no workbench serves them (no port
     and no public address): then messages carry no buttons rather than dead ones."""
-    if not settings.http_port and not settings.public_url:
+    base = workbench_url(settings)
+    if base is None:
         return None
     configured = settings.secret_key.get_secret_value() if settings.secret_key else None
     with made_sessions.begin() as session:
         secret = shared_secret(session, configured, clock.now())
-    return Links(secret, public_url(settings))
+    return Links(secret, base)
 
 
 def _digest(text: str) -> str:

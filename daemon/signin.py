@@ -36,7 +36,7 @@ def mail_link(session: Session, person: Person, now: datetime, asked_from: dict,
         AuditRow.action == "signin-mail", AuditRow.subject == person.id, AuditRow.at >= now - timedelta(hours=1)))
     if recent >= defaults.LOGIN_MAILS_PER_HOUR:
         return False
-    enqueue(session, key=f"signin:{person.id}:{now.isoformat()}", kind="signin", person=person.id,
+    enqueue(session, key=f"signin:{person.id}:{now.isoformat()}:{recent}", kind="signin", person=person.id,
             channel="email", send_at=now, content={"title": title}, now=now)
     audit(session, now, "web", "signin-mail", person.id, **asked_from)
     return True

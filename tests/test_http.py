@@ -1,4 +1,5 @@
-"""The operator endpoint (/healthz, /metrics) over a real HTTP server on 127.0.0.1, and JSON logs."""
+"""The operator endpoints (/healthz, /metrics) of the workbench app, over a real HTTP server on
+127.0.0.1, and JSON logs."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from daemon.http import Health, serve
+from daemon.health import Health
+from daemon.links import Links
+from daemon.web.context import Workbench
+from daemon.web.server import WebServer
 from daemon.logs import JsonFormatter
 from daemon.outbox import enqueue
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.tables import DeliveryRow, MessageRow
+from tests.clirun import bundled_schedule
 
 NOW = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 
@@ -88,16 +93,20 @@ def test_healthz_fails_when_the_database_is_gone(tmp_path):
 
 
 def test_endpoint_serves_both_paths_on_loopback(store):
-    server = serve(health(store), "127.0.0.1", 0)
+    bench = Workbench(sessions=store, schedule=bundled_schedule, links=Links(b"k" * 32, "http://127.0.0.1"),
+                      clock=lambda: NOW, health=health(store))
+    server = WebServer(bench, "127.0.0.1", 0)
+    server.start()
     try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+        base = f"http://127.0.0.1:{server.port}"
         status, kind, body = get(base + "/healthz")
         assert status == 200 and kind.startswith("application/json") and json.loads(body)["status"] == "ok"
         status, kind, body = get(base + "/metrics")
         assert status == 200 and kind.startswith("text/plain; version=0.0.4") and "planbell_outbox_depth" in body
-        assert get(base + "/nope")[0] == 404
+        status, kind, body = get(base + "/nope")
+        assert status == 404 and kind.startswith("text/html") and "页面不存在" in body
     finally:
-        server.shutdown()
+        server.stop()
 
 
 def test_json_log_lines_are_one_object_each():

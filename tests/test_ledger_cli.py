@@ -327,7 +327,7 @@ def test_ledger_csv_opens_as_utf8_with_bom_and_reads_back(exported):
     with exported["csv"].open(encoding="utf-8-sig", newline="") as handle:
         lines = list(csv.DictReader(handle))
     assert list(lines[0]) == ["编号", "条目", "事项", "对象", "周期", "责任角色", "责任人", "截止日期",
-                              "状态", "完成日期", "完成人", "备注", "佐证", "逾期天数"]
+                              "状态", "完成日期", "完成人", "备注", "佐证", "佐证材料", "逾期天数"]
     by_id = {line["编号"]: line for line in lines}
     assert (by_id[STUDY]["状态"], by_id[STUDY]["完成日期"], by_id[STUDY]["完成人"], by_id[STUDY]["逾期天数"]) == \
         ("已完成", "2026-03-26", "张伟", "1")

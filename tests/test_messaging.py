@@ -620,10 +620,12 @@ def template_context(**changes):
         id="safety-q1@2026-03-31", title="一季度安全生产大检查", due=date(2026, 3, 31), period="2026Q1",
         item=3, source="各部门于每季度末前完成安全生产自查,并报送整改台账。",
     )
+    links = {"done": "https://pb.example/act/T1", "explain": "https://pb.example/act/T2"}
     item = {"occurrence": occurrence, "stage": "remind-7d", "days_left": 7, "item_title": "安全生产",
-            "owner_name": "办公室", "assignee_names": ["张伟", "李娜"], "subject_name": None}
+            "owner_name": "办公室", "assignee_names": ["张伟", "李娜"], "subject_name": None, "links": links}
     context = {"person": SimpleNamespace(name="张伟"), "late": False, "today": date(2026, 3, 24),
-               "send_at": datetime(2026, 3, 24, 9, 0, tzinfo=SHANGHAI), "kind": "reminder", "items": [item]}
+               "send_at": datetime(2026, 3, 24, 9, 0, tzinfo=SHANGHAI), "kind": "reminder", "items": [item],
+               "me_url": "https://pb.example/me"}
     return {**context, **changes}
 
 
@@ -632,9 +634,11 @@ def test_reminder_markdown_says_what_when_how_long_and_how_to_check_it_off():
     assert text.splitlines()[0] == "**【planbell 工作提醒】张伟,以下 1 项工作待办理**"
     assert "截止:2026年3月31日 周二,**还有 7 天到期**" in text
     assert "原文:各部门于每季度末前完成安全生产自查,并报送整改台账。" in text
-    assert "`planbell done safety-q1@2026-03-31`" in text
+    assert "[已完成,去销号](https://pb.example/act/T1) · [说明情况 / 申请不办理](https://pb.example/act/T2)" in text
+    assert "[我的工作台](https://pb.example/me)" in text
+    assert "planbell done" not in text  # nobody in a group chat has a shell
     assert "迟发" not in text
-    assert len(text) < 400  # a phone screen
+    assert len(text) < 500  # a phone screen
 
 
 def test_reminder_markdown_keeps_names_with_line_breaks_on_one_line():
@@ -651,7 +655,7 @@ def test_escalation_markdown_counts_days_late():
     text = render("messaging/escalation.md", **context)
     assert text.startswith("**【planbell 逾期督办】张伟")
     assert "**1. 一季度安全生产大检查**(王五)" in text
-    assert "已逾期 4 天" in text and "planbell done safety-q1@2026-03-31" in text
+    assert "已逾期 4 天" in text and "[已完成,去销号](https://pb.example/act/T1)" in text
 
 
 @pytest.mark.parametrize(

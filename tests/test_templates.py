@@ -25,6 +25,7 @@ from daemon.admin import alert_admins
 from daemon.compose import Composer, NothingToSay
 from daemon.digest import DigestSettings, TargetPace
 from daemon.ledger import check_off, record_progress
+from daemon.links import Links
 from daemon.outbox import enqueue
 from daemon.pipeline import refresh
 from daemon.plan.schedule import Schedule, load_schedule
@@ -37,6 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 HOSTILE = "<script>alert(1)</script>"
 QUOTED_NAME = "\"老张\" O'Zhang"  # 张伟, as a careless roster might spell him
 DIGESTS = DigestSettings("weekly", time(8, 30))
+LINKS = Links(b"template-test-secret-0123456789abcdef", "https://pb.example.gov.cn")
+
+
+def link(reader: str, o, purpose: str = "done") -> str:
+    """The button a reader's message carries for ``o`` (what the workbench will verify)."""
+    return LINKS.action_url(reader, o.id, purpose, o.due)
 
 # The office checked off everything due before 25 March, and of what was due that day all but
 # these three: they become the overdue reminders, the escalation and the digests' 已逾期.
@@ -65,7 +72,7 @@ class Office:
             assert row is not None, key
             now = row.send_at + timedelta(hours=30) if late else row.send_at
             with freeze_time(now):
-                return Composer(self.schedule, digests).compose(session, row, now, late)
+                return Composer(self.schedule, digests, LINKS).compose(session, row, now, late)
 
     def alert(self, topic: str, context: dict) -> Outgoing:
         """An admin alert raised now and composed for the first admin."""
@@ -172,16 +179,21 @@ def test_opening_notice_with_different_due_dates_names_the_first_and_points_to_t
     assert [a.filename for a in mail.attachments] == ["planbell.ics"]
 
 
-def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_command(office):
+def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_links(office):
     mail = office.compose(REMINDER)
 
     for duty_id in ("first-topic-study/2026-03", "mass-org-coordination/2026-03"):
         o = occurrence(office, duty_id)
         for part in (mail.text, unbroken(mail.html)):
             assert o.source in part
-            assert f"planbell done {o.id}" in part
+            assert link("li-na", o) in part and link("li-na", o, "explain") in part
+            assert "planbell done" not in part  # people have no shell
             assert part.count("截止 2026年3月25日 周三") == 2
             assert part.count("还有 7 天到期") == 2
+        assert f"已完成,去销号:{link('li-na', o)}" in mail.text
+        assert f'<a href="{link("li-na", o)}"' in mail.html
+    assert mail.html.count(">已完成,去销号</a>") == 2
+    assert "https://pb.example.gov.cn/me?t=" in mail.text and "https://pb.example.gov.cn/me?t=" in mail.html
     # Who else is on it: the other members of the 室党组 and of the 联动小组, not the reader.
     assert f"责任:室党组;同办:{QUOTED_NAME}、刘洋、王强" in mail.text
     assert "责任:党建群团工作联动小组;同办:陈静、吴昊" in mail.text
@@ -219,7 +231,7 @@ def test_escalation_names_the_days_late_and_who_is_to_do_it(office):
         o = occurrence(office, duty_id)
         assert (date(2026, 3, 30) - o.due).days == 5
         for part in (mail.text, unbroken(mail.html)):
-            assert o.source in part and f"planbell done {o.id}" in part
+            assert o.source in part and link("zhang-wei", o) in part
     for part in (mail.text, unbroken(mail.html)):
         assert part.count("已逾期 5 天") == 4 and part.count(cn_date(date(2026, 3, 25))) == 4
     assert "责任:支部书记;承办人:陈静" in mail.text
@@ -253,9 +265,8 @@ def test_digest_lists_overdue_this_week_upcoming_and_targets(office):
         assert "已逾期 5 天" in part and "截止 2026年3月25日 周三" in part
         assert "还有 1 天到期" in part and "截止 2026年3月31日 周二" in part
         assert "4月1日 周三开始" in part and "截止 2026年6月18日 周四" in part
-        for o in (late, report):
-            assert o.source in part and f"planbell done {o.id}" in part
-        assert "planbell progress grassroots-research-days +数量" in part
+        assert late.source in part and link("wu-hao", late) in part
+        assert report.source in part and link("wu-hao", report, "progress") in part
         assert "等 11 人" in part
     assert f"同办:{QUOTED_NAME}、李娜、刘洋、王强、陈静、杨帆 等 11 人" in mail.text
 

@@ -12,6 +12,7 @@ import click
 from daemon import clock
 from daemon.cli.main import EXIT_USAGE, App, pass_app
 from daemon.cli.store_commands import Store
+from daemon.config import workbench_url
 from daemon.ledger_export import FORMATS, build, ledger_years, write
 from daemon.plan.fields import listing, suggest
 
@@ -74,7 +75,7 @@ def ledger(app: App, year: int, fmt: str | None, out: Path) -> None:
         if year not in years:
             hint = suggest(str(year), [str(y) for y in years]) or f";可导出的年度:{listing(years)}"
             raise click.BadParameter(f"没有 {year} 年的日程或台账{hint}", param_hint="--year")
-        result = build(session, store.schedule, year, now.astimezone(zone).date(), zone)
+        result = build(session, store.schedule, year, now.astimezone(zone).date(), zone, workbench_url(app.settings))
     try:
         files = write(result, fmt, out)
     except OSError as exc:

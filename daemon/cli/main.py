@@ -74,6 +74,7 @@ COMMANDS = {
     "ledger": "daemon.cli.ledger_command:ledger",
     "status": "daemon.cli.store_commands:status",
     "db": "daemon.cli.store_commands:db",
+    "feed": "daemon.cli.feed_command:feed",
 }
 
 
