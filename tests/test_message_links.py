@@ -109,3 +109,21 @@ def test_a_check_off_through_a_link_shows_in_the_others_next_digest(ledger, tmp_
     assert "经群聊消息中的链接" in others.text and "3月20日 14:30" in others.text
     assert "他人经链接销号" not in hers.html  # her own check-off is not news to her
     assert date(2026, 3, 23).isocalendar().week == 13
+
+
+def test_a_mailed_sign_in_link_signs_its_person_in_and_the_overview_links_the_console(ledger, tmp_path):
+    from daemon.outbox import enqueue
+
+    now = datetime(2026, 3, 30, 1, 0, tzinfo=UTC)
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    upgrade(engine)
+    made = sessions(engine)
+    with made.begin() as session:
+        refresh(session, bundled_schedule(), datetime(2026, 1, 1, tzinfo=UTC), DIGESTS)
+        enqueue(session, key="signin:li-na:1", kind="signin", person="li-na", channel="email", send_at=now,
+                content={"title": "室党组学习"}, now=now)
+    mail = compose(made, "signin:li-na:1")
+    token = re.search(r"https://pb\.example\.gov\.cn/me\?t=(\S+)", mail.text).group(1)
+    assert LINKS.login(token, now) == "li-na" and "室党组学习" in mail.text
+    overview = compose(made, "digest:overview:xu-li:2026-W14:email")
+    assert "https://pb.example.gov.cn/admin" in overview.text and 'href="https://pb.example.gov.cn/admin"' in overview.html
