@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from daemon.admin import alert_admins
 from daemon import clock
+from daemon.admin import alert_admins
 from daemon.compose import Composer
 from daemon.config import Settings, workbench_url
-from daemon.links import Links
 from daemon.digest import digest_settings
 from daemon.dispatch import Dispatcher, DispatchStats
+from daemon.links import Links
 from daemon.outbox import next_wake
 from daemon.pipeline import RefreshResult, refresh
 from daemon.plan.errors import ScheduleInvalid

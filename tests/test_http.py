@@ -14,12 +14,12 @@ import pytest
 
 from daemon.health import Health
 from daemon.links import Links
-from daemon.web.context import Workbench
-from daemon.web.server import WebServer
 from daemon.logs import JsonFormatter
 from daemon.outbox import enqueue
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.tables import DeliveryRow, MessageRow
+from daemon.web.context import Workbench
+from daemon.web.server import WebServer
 from tests.clirun import bundled_schedule
 
 NOW = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
