@@ -49,6 +49,8 @@ class Head:
     defaults: list[str] | None = None
     calendar: list[str] | None = None
     timezone: str = "Asia/Shanghai"
+    roles: list[str] | None = None  # the `roles:` block, its comments kept
+    role_ids: tuple[str, ...] = ()  # the roles that block declares
     notes: list[str] = field(default_factory=list)  # lines for after the entries (gone, …)
 
 
@@ -107,8 +109,8 @@ def render(draft: Draft, document: str | None, entries: list[Entry], head: Head,
     out += head.defaults or DEFAULTS.format(escalate_to=draft.escalate_to).splitlines()
     out.append("  items:")
     out += [f"    {item.number}: {scalar(item.title)}" for item in draft.items]
-    out += ["", "roles:"]
-    out += [f"  {ident}: {scalar(name)}" for ident, name in draft.roles.items()]
+    out += [""] + (head.roles or ["roles:"])
+    out += [f"  {ident}: {scalar(name)}" for ident, name in draft.roles.items() if ident not in head.role_ids]
     out += ["", "obligations:"]
     out += _section(draft, [e for e in entries if e.kind == "obligations"], with_unrecognised=True)
     out += head.notes

@@ -272,4 +272,7 @@ def _head(plan: Plan, root: YMap, lines: list[str], draft: Draft, changes: Chang
     if changes.gone:
         notes += ["", "  # 去年有、今年要点中已找不到的职责和指标(已删去,请确认):"]
         notes += [f"  #   {g}" for g in changes.gone]
-    return Head(defaults=defaults, calendar=calendar, timezone=plan.timezone, notes=notes)
+    roles_end = [n for n in ends if n > root.key_lines.get("roles", len(lines) + 1)]
+    roles = key_block(lines, root, "roles", roles_end[0] - 1 if roles_end else len(lines), 0) if "roles" in root.entries else None
+    return Head(defaults=defaults, calendar=calendar, timezone=plan.timezone, notes=notes,
+                roles=roles, role_ids=tuple(plan.roles) if roles else ())
