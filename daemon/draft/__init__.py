@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from daemon.draft.build import Draft, build
 from daemon.draft.emit import Head, fresh_entries, render
 from daemon.draft.layout import read_layout
-from daemon.draft.like import Changes, merge
 from daemon.draft.reading import DraftInputError, read_plan
+
+if TYPE_CHECKING:
+    from daemon.draft.like import Changes
 
 __all__ = ["DraftInputError", "DraftResult", "draft_plan"]
 
@@ -56,6 +59,8 @@ def draft_plan(plan_path: Path, out_path: Path | None = None, like: Path | None 
     if like is None:
         entries, head = fresh_entries(draft), Head()
     else:
+        from daemon.draft.like import merge  # loads the schedule loader: only for --like
+
         entries, head, changes = merge(draft, plan.text, like)
     origin = plan_path.name + (f",沿用 {like.name} 的设置" if like else "")
     return DraftResult(render(draft, document, entries, head, origin), draft, document_file, plan.text, changes)

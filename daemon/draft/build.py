@@ -23,7 +23,7 @@ PERIODS = ("week", "month", "quarter", "half-year", "year")
 _MONTHS = {"month": 1, "quarter": 3, "half-year": 6, "year": 12}
 _BY_MONTHS = {1: "month", 3: "quarter", 6: "half-year", 12: "year"}
 _CLAUSE_SEPARATORS = ",，:："
-_LEAD_VERB = re.compile(r"^(?:并|要|须|必须|坚持|及时|分别|均|都|全年|年内)*(?:开展|组织|召开|举办|进行|实行|实施|推行|落实)?")
+_LEAD_VERB = re.compile(r"^(?:并|要|须|必须|坚持|及时|分别|均|都|全年|年内)*(?:开展|组织|召开|举办|进行|实行|实施|推行|落实|完成)?")
 _TRIM = "，,、:：;；。 "
 UNSURE_OWNER = "待确认: 责任主体"
 
@@ -146,7 +146,7 @@ class _Reader:
         source, title = self._source_and_title(sentence, start, end, previous, spans)
         notes = [cadence.note] if cadence.note else []
         every, due = cadence.every, cadence.due
-        if count and count[2] > 1 and every in _MONTHS:
+        if count and count[2] > 1 and every in _MONTHS and not due:
             every, due, note = _per_period(every, due, count[2], count[3])
             if note:
                 notes.append(note)

@@ -68,13 +68,21 @@ def duty_lines(duty: Duty, ident: str, year: int) -> list[str]:
     due = f"{year}-{duty.month_day[0]:02d}-{duty.month_day[1]:02d}" if duty.month_day else duty.due
     notes = [n for n in duty.notes if not n.startswith("待确认: 责任主体")]
     lines = [f"  - id: {ident}", f"{INDENT}item: {duty.item}", f"{INDENT}title: {scalar(duty.title)}",
-             f"{INDENT}source: {scalar(duty.source)}", f"{INDENT}every: {duty.every}"]
+             f"{INDENT}source: {scalar(duty.source)}", f"{INDENT}every: {_cadence(duty.every)}"]
     if due:
         lines.append(f"{INDENT}due: {due}")
     if notes:
         lines[-1] += "  # " + ";".join(notes)
     lines.append(_owner_line(duty.owner, duty.notes))
     return lines
+
+
+def _cadence(every: str) -> str:
+    return f'"{every}"' if every.startswith("rrule:") else every
+
+
+def id_stem(item: int, every: str) -> str:
+    return f"item{item}-{'rrule' if every.startswith('rrule:') else every}"
 
 
 def quota_lines(quota: Quota, ident: str) -> list[str]:
@@ -155,6 +163,6 @@ def fresh_entries(draft: Draft) -> list[Entry]:
         used[stem] = used.get(stem, 0) + 1
         return f"{stem}-{used[stem]}"
 
-    entries = [Entry(d.item, duty_lines(d, ident(f"item{d.item}-{d.every}"), draft.year), "obligations") for d in draft.duties]
+    entries = [Entry(d.item, duty_lines(d, ident(id_stem(d.item, d.every)), draft.year), "obligations") for d in draft.duties]
     entries += [Entry(q.item, quota_lines(q, ident(f"item{q.item}-target")), "targets") for q in draft.quotas]
     return entries

@@ -56,10 +56,35 @@ def _deadline(m: re.Match) -> Cadence | None:
     return Cadence(m.start(), m.end(), "once", None, (int(month), min(day, last)))
 
 
+_WEEKDAYS = "一二三四五六日"
+_WEEKDAY_IDS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekly(m: re.Match) -> Cadence:
+    day = m.group(1)
+    due = f"{{weekday: {_WEEKDAY_IDS[_WEEKDAYS.index(day)]}}}" if day else None
+    return Cadence(m.start(), m.end(), "week", due)
+
+
+def _nth_weekday(m: re.Match) -> Cadence:
+    nth = "-1" if m.group(1) is None else str(int(to_number(m.group(1))))
+    due = f"{{weekday: {_WEEKDAY_IDS[_WEEKDAYS.index(m.group(2))]}, nth: {nth}}}"
+    return Cadence(m.start(), m.end(), "month", due)
+
+
+def _every_n_months(m: re.Match) -> Cadence:
+    months = int(to_number(m.group(1)))
+    return Cadence(m.start(), m.end(), f"rrule:FREQ=MONTHLY;INTERVAL={months};BYMONTHDAY=25",
+                   note=f"待确认: 每{m.group(1)}个月,按 1 月起每{months}个月的 25 日起草")
+
+
 # In order of precedence: a span taken by an earlier pattern is not read again.
 CADENCES: tuple[tuple[re.Pattern, object], ...] = tuple((re.compile(p), make) for p, make in (
     (rf"(?:在|于)?{_MONTH}月份?(底|末|上旬|中旬|下旬|(\d{{1,2}})日)?(?:前|之前|以前)", _deadline),
-    (r"每周|每个?星期", _period("week")),
+    (r"每月(?:第([一二三四1-4])个|最后一个)(?:星期|周)([一二三四五六日])", _nth_weekday),
+    (r"每(?:周|个?星期)([一二三四五六日])?", _weekly),
+    (r"每(两|2|三|3)个?月", _every_n_months),
+    (r"每(两|2)周", lambda m: Cadence(m.start(), m.end(), "rrule:FREQ=WEEKLY;INTERVAL=2;BYDAY=FR", note="待确认: 每两周,按隔周五起草")),
     (r"每个?季度|每季", _period("quarter")),
     (r"每半年", _period("half-year")),
     (r"每个?月", _period("month")),
@@ -85,7 +110,7 @@ CADENCES: tuple[tuple[re.Pattern, object], ...] = tuple((re.compile(p), make) fo
 
 # Words that say "when" although no pattern above read them: listed as 未识别 if left over.
 CADENCE_CUES = re.compile(r"每[周月年季]|每半年|每两|年底|年初|年中|年末|上半年|下半年|定期|月度|季度|年度|半年")
-NUMBER_CUES = re.compile(rf"(?<![\d.])\d+(?:\.\d+)?(?![\d.]|\s*年(?!度))|(?<![第“])[{_CN_DIGITS}]{{1,4}}(?=次(?!全会|全体会议|代表大会)|个月|篇|件|项|名|家|场|期|批|条)")
+NUMBER_CUES = re.compile(rf"(?<![\d.])\d+(?:\.\d+)?(?![\d.]|\s*年(?!度)|\s*周?岁)|(?<![第“])[{_CN_DIGITS}]{{1,4}}(?=次(?!全会|全体会议|代表大会)|个月|篇|件|项|名|家|场|期|批|条)")
 _COUNT_AFTER = re.compile(rf"^[^,，、]{{0,10}}?{NUM}\s*(次|个|场|期|轮)")
 
 
@@ -105,7 +130,7 @@ def count_after(clause: str, cadence: Cadence) -> tuple[int, int, int, str] | No
     """The "1次" of 每月开展1次: (start, end, count, unit), unless a comparator stands first."""
     rest = clause[cadence.end:]
     match = _COUNT_AFTER.match(rest)
-    if not match or re.search(r"不少于|不低于|至少|不超过|达到", rest[: match.start(1)]):
+    if not match or re.search(r"不少于|不低于|不超过|达到", rest[: match.start(1)]):
         return None
     count = to_number(match.group(1))
     if count is None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from daemon.draft.reading import DraftInputError
+from daemon.draft.reading import PAGE_NUMBER, DraftInputError
 
 _CN = "一二三四五六七八九十"
 SECTION = re.compile(rf"^([{_CN}]{{1,3}})[、.．]\s*(\S.*)$")
@@ -134,6 +134,10 @@ def sentences(lines: list[str]) -> list[str]:
     out: list[str] = []
     current = ""
     for line in lines:
+        if PAGE_NUMBER.match(line):  # a page break copied out of a PDF: nothing to join across
+            out.extend(split_sentences(current))
+            current = ""
+            continue
         match = ARABIC.match(line) or PAREN.match(line)
         if match and current:  # a numbered point starts a sentence of its own
             out.extend(split_sentences(current))

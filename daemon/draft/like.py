@@ -23,7 +23,7 @@ from daemon.draft.blocks import (
     trim_tail,
 )
 from daemon.draft.build import Draft, Duty, Quota
-from daemon.draft.emit import INDENT, Entry, Head, duty_lines, number, quota_lines, scalar
+from daemon.draft.emit import INDENT, Entry, Head, duty_lines, id_stem, number, quota_lines, scalar
 from daemon.plan.errors import ErrorList
 from daemon.plan.loader import load_plan_file
 from daemon.plan.model import Obligation, Plan, Target
@@ -97,7 +97,8 @@ def merge(draft: Draft, document: str, like: Path) -> tuple[list[Entry], Head, C
                 changes.declined.append(f"第{new.item}条 {new.title}({new.source})")
                 entries.append(Entry(new.item, [f"  # 去年同句未列入,沿用去年的取舍: {new.source}"], kind))
             else:
-                ident = _fresh_id(f"item{new.item}-{new.every if kind == 'obligations' else 'target'}", used_ids)
+                stem = id_stem(new.item, new.every) if kind == "obligations" else f"item{new.item}-target"
+                ident = _fresh_id(stem, used_ids)
                 lines_new = duty_lines(new, ident, draft.year) if kind == "obligations" else quota_lines(new, ident)
                 changes.new.append(f"{ident}  第{new.item}条 {new.title}({new.source})")
                 entries.append(Entry(new.item, lines_new, kind))
@@ -178,10 +179,14 @@ def _match(drafted: list, olds: list[_Old], plan: Plan, draft: Draft) -> dict[in
 
 def _same_rule(new: Duty | Quota, old: Obligation | Target) -> bool:
     if isinstance(new, Duty):
-        return new.every == old.every.value
+        return new.every == _every(old)
     return (new.comparator, new.value, new.unit) == (old.comparator.value, old.value, old.unit) or (
         isinstance(old, Target) and old.unit == new.unit and old.comparator.value == new.comparator
     )
+
+
+def _every(old: Obligation) -> str:
+    return f"rrule:{old.rrule}" if old.rrule else old.every.value
 
 
 def _carried(new: Duty | Quota, old: _Old, doc: str, year: int, changes: Changes) -> Entry:
@@ -201,10 +206,10 @@ def _carried(new: Duty | Quota, old: _Old, doc: str, year: int, changes: Changes
         generated["source"] = f"{INDENT}source: {scalar(new.source)}"
     what = []
     if isinstance(new, Duty):
-        if new.every != model.every.value:
-            what.append(f"周期 {model.every.value} → {new.every}")
-            generated["every"] = f"{INDENT}every: {new.every}"
-            generated["due"] = f"{INDENT}# 去年的 due 按 {model.every.value} 写,周期已变:请重定完成日"
+        if new.every != _every(model):
+            what.append(f"周期 {_every(model)} → {new.every}")
+            generated["every"] = duty_lines(new, model.id, year)[4]
+            generated["due"] = f"{INDENT}# 待确认: 去年的 due 按 {_every(model)} 写,周期已变,请重定完成日"
         order = OBLIGATION_ORDER
     else:
         figure_old = (model.comparator.value, model.value, model.unit)

@@ -19,7 +19,7 @@ MAX_DOCX_XML_BYTES = 20 << 20
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # A PDF page number on a line of its own: "3", "- 3 -", "—3—", "第3页".
-_PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*)?(?:第\s*)?\d{1,3}(?:\s*页)?(?:\s*[-—–])?(?:\s*/\s*\d{1,3})?\s*$")
+PAGE_NUMBER = re.compile(r"^\s*(?:[-—–]\s*)?(?:第\s*)?\d{1,3}(?:\s*页)?(?:\s*[-—–])?(?:\s*/\s*\d{1,3})?\s*$")
 
 
 class DraftInputError(Exception):
@@ -156,7 +156,7 @@ def _pdf_text(path: Path, name: str) -> str:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError):
         raise DraftInputError(f"{name}:PDF 文件已损坏,读不出内容;请重新下载,或另存为 .txt 后重试") from None
-    lines = [line for page in pages for line in page.splitlines() if not _PAGE_NUMBER.match(line)]
+    lines = [line for page in pages for line in page.splitlines() if not PAGE_NUMBER.match(line)]
     text = "\n".join(lines).strip()
     if len(_CJK.findall(text)) < 20:
         raise DraftInputError(

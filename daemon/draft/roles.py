@@ -12,10 +12,10 @@ from dataclasses import dataclass
 # (role id, the ways texts name it). Longer names are tried first, so 党组书记 is not 党组.
 LEXICON: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("party-group", ("室党组", "局党组", "委党组", "厅党组", "院党组", "党组")),
-    ("party-secretary", ("党组书记",)),
+    ("party-secretary", ("党组书记", "局党组书记", "室党组书记", "委党组书记")),
     ("party-committee", ("局党委", "委党委", "党委")),
     ("organ-party-committee", ("机关党委",)),
-    ("committee-secretary", ("党委书记", "机关党委书记")),
+    ("committee-secretary", ("党委书记", "机关党委书记", "局党委书记", "委党委书记")),
     ("general-branch", ("党总支",)),
     ("general-branch-secretary", ("党总支书记",)),
     ("leadership", ("班子成员", "领导班子", "党组成员", "党委委员", "班子")),
@@ -23,7 +23,7 @@ LEXICON: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("principal", ("主要负责同志", "主要负责人", "主要领导")),
     ("discipline-group", ("室纪检组", "局纪检组", "纪检组", "纪检监察组", "派驻纪检监察组")),
     ("discipline-committee", ("机关纪委", "纪委", "纪检委员")),
-    ("branch", ("机关党支部", "各党支部", "党支部", "各支部", "支部委员会", "支委会", "支委", "支部")),
+    ("branch", ("党员大会", "支部党员大会", "机关党支部", "各党支部", "党支部", "各支部", "支部委员会", "支委会", "支委", "支部")),
     ("branch-secretary", ("党支部书记", "支部书记")),
     ("cell-leaders", ("党小组组长", "党小组长")),
     ("cells", ("党小组",)),
