@@ -141,7 +141,7 @@ def count_after(clause: str, cadence: Cadence) -> tuple[int, int, int, str] | No
 # Quantities, in order of precedence. (pattern, comparator, group of the number, group of the unit)
 QUANTITIES = tuple((re.compile(p), c, n, u) for p, c, n, u in (
     (rf"(?:同比)?(?:减少|下降|压减|精简|压缩|降低)了?{NUM}\s*(%|％)", "reduce_by", 1, 2),
-    (rf"(?:不少于|不低于|不得少于|不得低于|至少|力争达到|达到|超过|保持在){NUM}\s*{UNIT}(?:以上)?", "at_least", 1, 2),
+    (rf"(?:不少于|不低于|不得少于|不得低于|至少|力争达到|(?<!不)达到|(?<!不)超过|保持在){NUM}\s*{UNIT}(?:以上)?", "at_least", 1, 2),
     (rf"(?:不超过|不高于|不得超过|控制在){NUM}\s*{UNIT}(?:以内|以下)?", "at_most", 1, 2),
     (rf"{NUM}\s*{UNIT}(?:以上|及以上)", "at_least", 1, 2),
     (rf"{NUM}\s*{UNIT}(?:以内|以下)", "at_most", 1, 2),
