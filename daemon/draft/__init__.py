@@ -54,7 +54,7 @@ def draft_plan(plan_path: Path, out_path: Path | None = None, like: Path | None 
                 "请加 --out 指定日程文件,如 --out schedules/plan-2027.yaml"
             )
         document = f"{SOURCE_FOLDER}/{plan_path.stem}.txt"
-        document_file = base / SOURCE_FOLDER / f"{plan_path.stem}.txt"
+        document_file = out_path.parent / SOURCE_FOLDER / f"{plan_path.stem}.txt"
     changes = None
     if like is None:
         entries, head = fresh_entries(draft), Head()

@@ -8,6 +8,7 @@ the text: 二十届四中全会 and “两个维护” are not quantities.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 
@@ -114,7 +115,8 @@ NUMBER_CUES = re.compile(rf"(?<![\d.])\d+(?:\.\d+)?(?![\d.]|\s*年(?!度)|\s*周
 _COUNT_AFTER = re.compile(rf"^[^,，、]{{0,10}}?{NUM}\s*(次|个|场|期|轮)")
 
 
-def cadences(clause: str) -> list[Cadence]:
+@functools.lru_cache(maxsize=4096)  # a clause is read once to split it, once to draft it
+def cadences(clause: str) -> tuple[Cadence, ...]:
     taken: list[Cadence] = []
     for pattern, make in CADENCES:
         for match in pattern.finditer(clause):
@@ -123,7 +125,7 @@ def cadences(clause: str) -> list[Cadence]:
             found = make(match)
             if found is not None:
                 taken.append(found)
-    return sorted(taken, key=lambda c: c.start)
+    return tuple(sorted(taken, key=lambda c: c.start))
 
 
 def count_after(clause: str, cadence: Cadence) -> tuple[int, int, int, str] | None:
