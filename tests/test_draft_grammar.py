@@ -188,3 +188,8 @@ def test_other_offices_targets_read_chinese_numerals_and_rates():
         ("创建县级党建示范校5所以上", "at_least", 5, "所"),
         ("违规收费问题同比减少30%", "reduce_by", 30, "%"),
     } <= figures
+
+
+def test_titles_drop_cadence_and_count_but_keep_what_names_the_duty():
+    titles = [d.title for d in draft_of("年底开展年度考核。每季度开展1次优秀文稿评选。开展“月度心得交流”活动。").duties]
+    assert titles == ["年度考核", "优秀文稿评选", "“月度心得交流”活动"]

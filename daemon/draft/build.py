@@ -113,7 +113,6 @@ class _Reader:
         clause = sentence[start:end]
         found = cadences(clause)
         spans = [(c.start, c.end) for c in found]
-        self.title_keeps = [(c.start, c.end) for c in found if c.in_title]
         counts = {}
         for cadence in found:
             count = count_after(clause, cadence)
@@ -122,22 +121,24 @@ class _Reader:
                 spans.append(count[:2])
         quotas = quantities(clause, spans)
         spans += [(q.start, q.end) for q in quotas]
+        # What the title leaves out: cadence words and figures, but not 年度 of "年度考核".
+        cut = [s for s in spans if s not in {(c.start, c.end) for c in found if c.in_title}]
         periodic = [c for c in found if c.every in PERIODS]
         other = [c for c in found if c.every not in PERIODS]
         if quotas:
             period = periodic[0].every if periodic else None
             for quota in quotas:
-                self._quota(number, sentence, start, end, previous, quota, period, spans)
+                self._quota(number, sentence, start, end, previous, quota, period, cut)
             if other:
-                self._duty(number, sentence, start, end, previous, other[0], None, spans)
+                self._duty(number, sentence, start, end, previous, other[0], None, cut)
         elif found:
             chosen = (periodic or other)[0]
-            self._duty(number, sentence, start, end, previous, chosen, counts.get(chosen.start), spans)
+            self._duty(number, sentence, start, end, previous, chosen, counts.get(chosen.start), cut)
         return spans
 
-    def _source_and_title(self, sentence, start, end, previous, spans) -> tuple[str, str]:
+    def _source_and_title(self, sentence, start, end, previous, cut) -> tuple[str, str]:
         clause = sentence[start:end]
-        title = _title(clause, [s for s in spans if s not in self.title_keeps])
+        title = _title(clause, cut)
         if len(re.findall(r"[\u4e00-\u9fff]", title)) < 2 and previous is not None:
             return sentence[previous:end].strip(_TRIM), _title(sentence[previous:start], [])
         return clause.strip(_TRIM), title or clause.strip(_TRIM)[:40]
