@@ -25,6 +25,9 @@ _BY_MONTHS = {1: "month", 3: "quarter", 6: "half-year", 12: "year"}
 _CLAUSE_SEPARATORS = ",，:："
 _LEAD_VERB = re.compile(r"^(?:并|要|须|必须|坚持|及时|分别|均|都|全年|年内)*(?:开展|组织|召开|举办|进行|实行|实施|推行|落实|完成)?")
 _TRIM = "，,、:：;；。 "
+# The longest source a schedule accepts; a longer clause is quoted from its start, which is
+# still a verbatim part of the plan.
+MAX_SOURCE = 500
 UNSURE_OWNER = "待确认: 责任主体"
 
 
@@ -140,8 +143,8 @@ class _Reader:
         clause = sentence[start:end]
         title = _title(clause, cut)
         if len(re.findall(r"[\u4e00-\u9fff]", title)) < 2 and previous is not None:
-            return sentence[previous:end].strip(_TRIM), _title(sentence[previous:start], [])
-        return clause.strip(_TRIM), title or clause.strip(_TRIM)[:40]
+            return sentence[previous:end].strip(_TRIM)[:MAX_SOURCE], _title(sentence[previous:start], [])
+        return clause.strip(_TRIM)[:MAX_SOURCE], title or clause.strip(_TRIM)[:40]
 
     def _duty(self, number, sentence, start, end, previous, cadence: Cadence, count, spans) -> None:
         source, title = self._source_and_title(sentence, start, end, previous, spans)

@@ -49,11 +49,11 @@ def read_layout(text: str, name: str) -> Layout:
     lines = [line for line in lines if line]
     if not lines:
         raise DraftInputError(f"{name}:文件里没有文字;请确认下发的要点已完整保存")
-    title = lines[0]
+    title = _short(lines[0])
     year = _year(lines[:3])
     if year is None:
         raise DraftInputError(f"{name}:开头几行里找不到年度(如“2027年……工作要点”);请在第一行写明年度后重试")
-    body = [line for line in lines[1:] if line != title]
+    body = [line for line in lines[1:] if line != lines[0]]
     kinds = [_kind(line) for line in body]
     present = {k for k in kinds if k}
     item_kind = next((k for k in ("paren", "arabic", "section") if k in present), None)
@@ -91,7 +91,9 @@ def read_layout(text: str, name: str) -> Layout:
 
 
 def _tidy(line: str) -> str:
-    return _SPACE_NEAR_CJK.sub("", line.strip())
+    # A schedule's texts hold no control characters; `validate` ignores whitespace when it
+    # compares a source with the plan, so a tab read as a space still matches.
+    return _SPACE_NEAR_CJK.sub("", line.replace("\t", " ").strip())
 
 
 def _year(lines: list[str]) -> int | None:
