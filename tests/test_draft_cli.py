@@ -163,3 +163,10 @@ def test_bad_input_is_refused_in_chinese_naming_the_file_and_nothing_is_written(
     assert result.err.startswith(f"错误:{path}:") and words in result.err
     assert "未写出任何文件" in result.err and "Traceback" not in result.err
     assert list(out_dir.iterdir()) == []
+
+
+def test_a_missing_last_year_schedule_is_named(office):
+    result = run_cli("draft", office / "source" / TEXT.name, "--like", office / "plan-2025.yaml", "--out", office / "p.yaml")
+    assert result.code == 2
+    assert f"找不到去年的日程 {office / 'plan-2025.yaml'}" in result.err
+    assert not (office / "p.yaml").exists()

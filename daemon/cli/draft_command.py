@@ -27,9 +27,11 @@ def draft(plan: Path, like: Path | None, out: Path | None, force: bool) -> None:
     """从工作要点原文(.txt / .docx / 带文字层的 PDF)起草日程,供逐条核对。
 
     \b
-    例:planbell draft 2027年工作要点.docx --like schedules/plan-2026.yaml --out schedules/plan-2027.yaml
+    例:planbell draft 2027年工作要点.docx --like schedules/plan-2026.yaml --out drafts/2027/plan-2027.yaml
     核对与上线的步骤见 docs/schedule-guide.zh.md「每年新要点下发后」。
     """
+    if like is not None and not like.is_file():
+        raise DraftRefused(f"找不到去年的日程 {like};请检查 --like 的路径(未写出任何文件)")
     if out is not None and out.exists() and not force:
         raise DraftRefused(f"{out} 已存在,不会覆盖;请换一个文件名,或确认后加 --force 覆盖")
     try:

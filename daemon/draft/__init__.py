@@ -51,7 +51,7 @@ def draft_plan(plan_path: Path, out_path: Path | None = None, like: Path | None 
         if out_path is None:
             raise DraftInputError(
                 f"{plan_path}:原文不是 UTF-8 文本,起草时要在日程旁写出一份文本供 validate 核对原句;"
-                "请加 --out 指定日程文件,如 --out schedules/plan-2027.yaml"
+                "请加 --out 指定日程文件,如 --out drafts/2027/plan-2027.yaml"
             )
         document = f"{SOURCE_FOLDER}/{plan_path.stem}.txt"
         document_file = out_path.parent / SOURCE_FOLDER / f"{plan_path.stem}.txt"
