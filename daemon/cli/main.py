@@ -75,6 +75,7 @@ COMMANDS = {
     "status": "daemon.cli.store_commands:status",
     "db": "daemon.cli.store_commands:db",
     "feed": "daemon.cli.feed_command:feed",
+    "draft": "daemon.cli.draft_command:draft",
 }
 
 
@@ -100,6 +101,7 @@ def cli() -> None:
       planbell agenda --from 2026-03-01 --to 2026-03-31
       planbell ics --from 2026-01-01 --to 2026-12-31 --out 2026.ics
       planbell run                           启动服务
+      planbell draft 要点.docx --out drafts/plan-2027.yaml  从新要点起草日程
 
     设置来自环境变量(PLANBELL_ 开头)或当前目录的 .env 文件。
     """
