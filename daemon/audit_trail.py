@@ -40,8 +40,8 @@ def audit_page(session: Session, actor: str | None, subject_prefix: str | None, 
                                    .order_by(AuditRow.at.desc(), AuditRow.id.desc())
                                    .offset((page - 1) * per_page).limit(per_page)))
     subjects = {e.subject for e in entries}
-    titles = dict(session.execute(select(OccurrenceRow.id, OccurrenceRow.title)
-                                  .where(OccurrenceRow.id.in_(subjects))).tuples()) if subjects else {}
+    found = session.execute(select(OccurrenceRow.id, OccurrenceRow.title).where(OccurrenceRow.id.in_(subjects)))
+    titles = {occurrence: title for occurrence, title in found}
     return AuditPage(entries, total, page, pages, titles)
 
 

@@ -37,6 +37,7 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
 
 def problem(request: Request, status: int, title: str, message: str, **context) -> HTMLResponse:
     """A page that says what went wrong and what to do next — never a traceback."""
+    context = {"login": False, "switch": False, **context}  # the template's optional offers
     return page(request, "problem.html", status=status, title=title, message=message, **context)
 
 
