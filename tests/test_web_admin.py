@@ -360,6 +360,7 @@ def test_ledger_download_is_byte_for_byte_what_planbell_ledger_writes(console, t
         missing = admin.get("/admin/ledger.csv?year=2031")
         assert missing.status_code == 404 and "没有 2031 年的日程或台账" in missing.text
         assert admin.get("/admin/ledger.pdf").status_code == 404
+        assert "年度请写四位数字" in admin.get("/admin/ledger.csv?year=twenty").text
 
 
 # --- the audit trail ---------------------------------------------------------------------

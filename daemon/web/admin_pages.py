@@ -23,10 +23,11 @@ from daemon import actions, audit_trail, digest, evidence, ledger_export, year_g
 from daemon.plan.model import Person
 from daemon.store.tables import OccurrenceRow
 from daemon.web.auth import bench, csrf_for, csrf_ok, signed_in
+from daemon.web.context import Workbench
 from daemon.web.respond import PAGE_HEADERS, in_transaction, page, problem, reading
 
 # Enough to act on from one screen; the rest is in the grid and the 台账.
-OVERDUE_SHOWN = 200
+OVERDUE_SHOWN = 60
 RECENT_SHOWN = 20
 AUDIT_PER_PAGE = 100
 
@@ -63,10 +64,28 @@ def _names(schedule) -> dict[str, str]:
     return {p.id: p.name for p in schedule.roster.people}
 
 
+def _year(request: Request) -> int | None:
+    """?year=, this year by default; None for something that is not a year."""
+    return _number(request, "year", bench(request).today().year, 2000, 2100)
+
+
+def _admin_and_year(request: Request) -> tuple[Person, int] | Response:
+    viewer = _admin(request)
+    if isinstance(viewer, Response):
+        return viewer
+    year = _year(request)
+    if year is None:
+        return problem(request, 400, "年度不对", "年度请写四位数字,如 ?year=2026。")
+    return viewer, year
+
+
 def _common(request: Request, viewer: Person, year: int) -> dict:
+    wb = bench(request)
+    today, zone = wb.today(), wb.zone
     return {"person": viewer, "year": year, "csrf": csrf_for(request, f"admin:{viewer.id}"),
-            "names": _names(bench(request).schedule()), "ok": request.query_params.get("ok", ""),
-            "here": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
+            "names": _names(wb.schedule()), "ok": request.query_params.get("ok", ""),
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "state": lambda o: year_grid.state_of(o, today, zone)}
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -88,18 +107,13 @@ def _console(session, schedule, year: int, today, zone) -> dict:
 
 
 async def console(request: Request) -> Response:
-    viewer = _admin(request)
-    if isinstance(viewer, Response):
-        return viewer
+    found = _admin_and_year(request)
+    if isinstance(found, Response):
+        return found
+    viewer, year = found
     wb = bench(request)
-    today = wb.today()
-    year = _number(request, "year", today.year, 2000, 2100)
-    if year is None:
-        return problem(request, 400, "年度不对", "年度请写四位数字,如 ?year=2026。")
-    zone = wb.zone
-    view = await reading(request, _console, wb.schedule(), year, today, zone)
-    return page(request, "admin.html", months=year_grid.MONTHS, state=lambda o: year_grid.state_of(o, today, zone),
-                **_common(request, viewer, year), **view)
+    view = await reading(request, _console, wb.schedule(), year, wb.today(), wb.zone)
+    return page(request, "admin.html", months=year_grid.MONTHS, **_common(request, viewer, year), **view)
 
 
 def _cell(session, schedule, year: int, item: int, month: int) -> dict:
@@ -113,17 +127,11 @@ async def cell(request: Request) -> Response:
     viewer = _admin(request)
     if isinstance(viewer, Response):
         return viewer
-    wb = bench(request)
-    today = wb.today()
-    year = _number(request, "year", today.year, 2000, 2100)
-    item = _number(request, "item", None, 1, 999)
-    month = _number(request, "month", None, 1, 12)
+    year, item, month = _year(request), _number(request, "item", None, 1, 999), _number(request, "month", None, 1, 12)
     if year is None or item is None or month is None:
         return problem(request, 400, "地址不完整", "请从全年一览中点选一格(需要 item=条目编号、month=1至12 的月份)。")
-    view = await reading(request, _cell, wb.schedule(), year, item, month)
-    zone = wb.zone
-    return page(request, "admin_cell.html", item=item, month=month,
-                state=lambda o: year_grid.state_of(o, today, zone), **_common(request, viewer, year), **view)
+    view = await reading(request, _cell, bench(request).schedule(), year, item, month)
+    return page(request, "admin_cell.html", item=item, month=month, **_common(request, viewer, year), **view)
 
 
 async def audit(request: Request) -> Response:
@@ -164,14 +172,12 @@ def _attachment(filename: str, fallback: str) -> dict[str, str]:
 
 
 async def _ledger_download(request: Request, fmt: str, targets: bool) -> Response:
-    viewer = _admin(request)
-    if isinstance(viewer, Response):
-        return viewer
+    found = _admin_and_year(request)
+    if isinstance(found, Response):
+        return found
+    _admin_person, year = found
     wb = bench(request)
     today, zone, schedule = wb.today(), wb.zone, wb.schedule()
-    year = _number(request, "year", today.year, 2000, 2100)
-    if year is None:
-        return problem(request, 400, "年度不对", "年度请写四位数字,如 ?year=2026。")
 
     def build(session):
         if year not in ledger_export.ledger_years(session, schedule):
@@ -219,75 +225,56 @@ def _done(form, outcome: str) -> RedirectResponse:
     return RedirectResponse(f"{base}?{'&'.join([*kept, f'ok={outcome}'])}", status_code=303)
 
 
-async def _acting(request: Request):
-    """(admin, form) for a POST whose CSRF token is the admin's own, or the answer."""
-    viewer = _admin(request)
-    if isinstance(viewer, Response):
-        return viewer, None
-    form = await request.form(max_files=0, max_fields=10)
-    if not csrf_ok(request, f"admin:{viewer.id}", form.get("csrf")):
-        return problem(request, 403, "页面已失效", "请刷新管理页面后再操作(本次没有作任何改动)。"), None
-    if not form.get("occurrence"):
-        return problem(request, 400, "没有选定事项", "请从管理页面上的按钮操作。"), None
-    return viewer, form
+def _posting(step):
+    """An action's endpoint: the admin and their form's token checked, then the work ``step``
+    names (a function of daemon.actions and its arguments) run in one transaction, and the
+    answer a redirect back with ``answer(result)`` as the outcome to show."""
+
+    async def endpoint(request: Request) -> Response:
+        viewer = _admin(request)
+        if isinstance(viewer, Response):
+            return viewer
+        form = await request.form(max_files=0, max_fields=10)
+        if not csrf_ok(request, f"admin:{viewer.id}", form.get("csrf")):
+            return problem(request, 403, "页面已失效", "请刷新管理页面后再操作(本次没有作任何改动)。")
+        occurrence = str(form.get("occurrence") or "")
+        if not occurrence:
+            return problem(request, 400, "没有选定事项", "请从管理页面上的按钮操作。")
+        try:
+            work, args, answer = step(bench(request), viewer, occurrence, form)
+            result = await in_transaction(request, work, *args)
+        except actions.ActionRefused as exc:
+            return problem(request, exc.status, "未能办理", exc.message)
+        return _done(form, answer(result))
+
+    return endpoint
 
 
-async def _run(request: Request, work, *args):
-    try:
-        return await in_transaction(request, work, *args)
-    except actions.ActionRefused as exc:
-        return problem(request, exc.status, "未能办理", exc.message)
+def _nudge(wb: Workbench, admin: Person, occurrence: str, form):
+    def answer(sent: list[str]) -> str:
+        if sent:
+            wb.wake()  # sent now, not at the next sweep
+        return "nudged" if sent else "nobody"
+
+    return actions.nudge, (wb.schedule(), occurrence, admin.id, wb.clock()), answer
 
 
-async def nudge(request: Request) -> Response:
-    viewer, form = await _acting(request)
-    if form is None:
-        return viewer
-    wb = bench(request)
-    sent = await _run(request, actions.nudge, wb.schedule(), str(form["occurrence"]), viewer.id, wb.clock())
-    if isinstance(sent, Response):
-        return sent
-    if sent:
-        wb.wake()
-    return _done(form, "nudged" if sent else "nobody")
-
-
-async def check_off(request: Request) -> Response:
-    viewer, form = await _acting(request)
-    if form is None:
-        return viewer
-    wb = bench(request)
+def _check_off(wb: Workbench, admin: Person, occurrence: str, form):
     on_behalf = str(form.get("on_behalf") or "") or None
     if on_behalf and wb.schedule().roster.person(on_behalf) is None:
-        return problem(request, 400, "名册中没有此人", "请在“代谁销号”中选择名册中的人员(本次没有作任何改动)。")
+        raise actions.ActionRefused(400, "“代谁销号”中的人员不在名册中;请刷新页面后重新选择(本次没有作任何改动)。")
     note = str(form.get("note") or "")[:2000]
-    outcome = await _run(request, actions.check_off_for, wb.schedule(), str(form["occurrence"]), viewer.id,
-                         wb.clock(), on_behalf, note)
-    if isinstance(outcome, Response):
-        return outcome
-    return _done(form, "checked" if outcome.changed else "already")
+    return (actions.check_off_for, (wb.schedule(), occurrence, admin.id, wb.clock(), on_behalf, note),
+            lambda outcome: "checked" if outcome.changed else "already")
 
 
-async def undo(request: Request) -> Response:
-    viewer, form = await _acting(request)
-    if form is None:
-        return viewer
-    outcome = await _run(request, actions.undo, str(form["occurrence"]), viewer.id, bench(request).clock())
-    if isinstance(outcome, Response):
-        return outcome
-    return _done(form, "undone" if outcome.changed else "unchanged")
+def _undo(wb: Workbench, admin: Person, occurrence: str, form):
+    return actions.undo, (occurrence, admin.id, wb.clock()), lambda outcome: "undone" if outcome.changed else "unchanged"
 
 
-async def approve_skip(request: Request) -> Response:
-    viewer, form = await _acting(request)
-    if form is None:
-        return viewer
+def _approve_skip(wb: Workbench, admin: Person, occurrence: str, form):
     reason = str(form.get("reason") or "").strip()[:2000] or "管理员批准不办理"
-    outcome = await _run(request, actions.approve_skip, str(form["occurrence"]), viewer.id,
-                         bench(request).clock(), reason)
-    if isinstance(outcome, Response):
-        return outcome
-    return _done(form, "approved")
+    return actions.approve_skip, (occurrence, admin.id, wb.clock(), reason), lambda outcome: "approved"
 
 
 ROUTES: list = [
@@ -296,8 +283,8 @@ ROUTES: list = [
     Route("/admin/audit", audit, methods=["GET"]),
     Route("/admin/ledger-targets.csv", ledger_targets, methods=["GET"]),
     Route("/admin/ledger.{fmt}", ledger_file, methods=["GET"]),
-    Route("/admin/nudge", nudge, methods=["POST"]),
-    Route("/admin/check-off", check_off, methods=["POST"]),
-    Route("/admin/undo", undo, methods=["POST"]),
-    Route("/admin/approve-skip", approve_skip, methods=["POST"]),
+    Route("/admin/nudge", _posting(_nudge), methods=["POST"]),
+    Route("/admin/check-off", _posting(_check_off), methods=["POST"]),
+    Route("/admin/undo", _posting(_undo), methods=["POST"]),
+    Route("/admin/approve-skip", _posting(_approve_skip), methods=["POST"]),
 ]
