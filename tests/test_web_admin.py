@@ -23,12 +23,13 @@ from sqlalchemy import select, update
 from daemon import actions, evidence, ledger
 from daemon.links import Links
 from daemon.pipeline import refresh
+from daemon.plan.schedule import load_schedule
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.tables import AuditRow, MessageRow, OccurrenceRow
 from daemon.web.auth import COOKIE
 from daemon.web.context import Workbench
 from daemon.web.server import WebServer
-from tests.clirun import bundled_schedule, run_cli
+from tests.clirun import ROSTER, SCHEDULES, bundled_schedule, run_cli
 
 # Friday 10 April 2026, 10:00 in Shanghai.
 NOW = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)
@@ -198,6 +199,11 @@ def test_year_grid_colours_each_cell_by_its_most_pressing_state_with_a_mark_and_
         assert legend in answer.text
     # The mark is in the text, and the full breakdown is read out, not only coloured.
     assert "已逾期 1 逾期完成 1 按时完成 2" in re.sub(r"\s+", " ", answer.text)
+
+    with console.browser() as admin:
+        no_plan, not_a_year = admin.get("/admin?year=2025"), admin.get("/admin?year=20x6")
+    assert no_plan.status_code == 200 and "2025 年的日程未加载" in no_plan.text
+    assert not_a_year.status_code == 400 and "年度请写四位数字" in not_a_year.text
 
     # A late check-off shows the late mark once nothing in the cell is more pressing.
     console.work(lambda s: done(s, STUDY_MAR, datetime(2026, 4, 9, 2, tzinfo=UTC)))
@@ -395,9 +401,12 @@ def test_audit_trail_filters_by_person_and_duty_newest_first_a_hundred_a_page(co
 # --- escaping ----------------------------------------------------------------------------
 
 
-def test_html_in_notes_titles_and_requests_is_shown_as_text_on_every_admin_page(console):
+def test_html_in_notes_titles_names_and_requests_is_shown_as_text_on_every_admin_page(console, tmp_path):
     attack = "<script>alert(1)</script>"
-    schedule = console.bench.schedule()
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(ROSTER.read_text(encoding="utf-8").replace("name: 李娜", f"name: '李娜{attack}'"), encoding="utf-8")
+    schedule = load_schedule(SCHEDULES, roster)
+    console.bench.schedule = lambda: schedule  # read per request, as after a reload
 
     def hostile(session):
         session.execute(update(OccurrenceRow).where(OccurrenceRow.id.in_([STUDY_MAR, FOCUS_MAR]))
@@ -412,6 +421,7 @@ def test_html_in_notes_titles_and_requests_is_shown_as_text_on_every_admin_page(
                                              f"/admin/audit?duty={STUDY_MAR}", "/admin/audit")]
     for text in pages:
         assert "<script>" not in text
+        assert "李娜&lt;script&gt;" in text
     assert "第一议题&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
     assert "理由&lt;script&gt;" in pages[0] and "备注&lt;script&gt;" in pages[0]
     assert "备注&lt;script&gt;" in pages[1] and "理由&lt;script&gt;" in pages[2]
