@@ -4,6 +4,7 @@ and an injected clock. A browser's session cookie is made the way a sign-in link
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -83,11 +84,10 @@ class Console:
             return list(session.scalars(select(MessageRow).where(*where)))
 
 
-@pytest.fixture
-def console(tmp_path, seeded_database):
-    path = tmp_path / "planbell.db"
-    shutil.copy(seeded_database, path)
-    engine = make_engine(f"sqlite:///{path}")
+@contextlib.contextmanager
+def serving(database_url: str):
+    """The workbench on a free loopback port over the database at ``database_url``."""
+    engine = make_engine(database_url)
     schedule = bundled_schedule()
     links = Links(b"admin-console-test-secret-0123456789", "http://127.0.0.1")
     wakes: list = []
@@ -96,10 +96,18 @@ def console(tmp_path, seeded_database):
     server = WebServer(bench, "127.0.0.1", 0)
     server.start()
     try:
-        yield Console(f"http://127.0.0.1:{server.port}", f"sqlite:///{path}", bench, links, wakes)
+        yield Console(f"http://127.0.0.1:{server.port}", database_url, bench, links, wakes)
     finally:
         server.stop()
         engine.dispose()
+
+
+@pytest.fixture
+def console(tmp_path, seeded_database):
+    path = tmp_path / "planbell.db"
+    shutil.copy(seeded_database, path)
+    with serving(f"sqlite:///{path}") as running:
+        yield running
 
 
 def csrf_of(html: str, action: str = "/admin/") -> str:
@@ -425,3 +433,23 @@ def test_html_in_notes_titles_names_and_requests_is_shown_as_text_on_every_admin
     assert "第一议题&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
     assert "理由&lt;script&gt;" in pages[0] and "备注&lt;script&gt;" in pages[0]
     assert "备注&lt;script&gt;" in pages[1] and "理由&lt;script&gt;" in pages[2]
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+def test_console_acts_and_filters_the_same_on_postgresql(postgres_url):
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    with sessions(engine).begin() as session:
+        refresh(session, bundled_schedule(), datetime(2026, 1, 1, tzinfo=UTC))
+    engine.dispose()
+    with serving(postgres_url) as console, console.browser() as admin:
+        console.work(lambda s: ledger.audit(s, NOW, "wang-qiang", "explain", "first_topic_x/2026-01", note="下划线"))
+        checked = post(admin, "/admin/check-off", occurrence=STUDY_MAR, on_behalf=MEMBER)
+        assert checked.headers["location"] == "/admin?ok=checked"
+        assert grid_of(admin.get("/admin").text)[(1, 3)][0] == "s-overdue"  # focus, seminar, reading still open
+        assert "由 李娜 销号" in admin.get("/admin/cell?item=1&month=3").text
+        underscore = admin.get("/admin/audit?duty=first_topic").text  # '_' is no wildcard here either
+        assert "共 1 条" in underscore and "下划线" in underscore
+        assert "共 1 条" in admin.get(f"/admin/audit?person={ADMIN}&duty=first-topic").text
