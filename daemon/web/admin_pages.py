@@ -53,7 +53,8 @@ def _number(request: Request, name: str, default: int | None, low: int, high: in
     text = request.query_params.get(name, "").strip()
     if not text:
         return default
-    return int(text) if text.isdigit() and low <= int(text) <= high else None
+    # isascii: "²" is a digit to str.isdigit but no number to int()
+    return int(text) if text.isascii() and text.isdigit() and low <= int(text) <= high else None
 
 
 def _plan(schedule, year: int):
@@ -176,6 +177,8 @@ async def _ledger_download(request: Request, fmt: str, targets: bool) -> Respons
     if isinstance(found, Response):
         return found
     _admin_person, year = found
+    if fmt not in ledger_export.FORMATS:
+        return problem(request, 404, "没有这种格式", "台账可下载为 csv、xlsx 或 json。")
     wb = bench(request)
     today, zone, schedule = wb.today(), wb.zone, wb.schedule()
 
@@ -196,10 +199,7 @@ async def _ledger_download(request: Request, fmt: str, targets: bool) -> Respons
 
 
 async def ledger_file(request: Request) -> Response:
-    fmt = request.path_params["fmt"]
-    if fmt not in ledger_export.FORMATS:
-        return problem(request, 404, "没有这种格式", "台账可下载为 csv、xlsx 或 json。")
-    return await _ledger_download(request, fmt, targets=False)
+    return await _ledger_download(request, request.path_params["fmt"], targets=False)
 
 
 async def ledger_targets(request: Request) -> Response:
