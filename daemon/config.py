@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     timezone: str = defaults.TIMEZONE
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"
+    # The office's first day with planbell: what fell due before it is not owed (上线前).
+    # Unset: the day of the first start, recorded in the database.
+    go_live: date | None = None
 
     # Operator endpoint (/healthz, /metrics): off unless a port is set; loopback unless told.
     http_port: int | None = None
@@ -72,6 +76,18 @@ class Settings(BaseSettings):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("不是 IANA 时区名;请写成如 Asia/Shanghai 的形式") from None
+        return value
+
+    @field_validator("go_live", mode="before")
+    @classmethod
+    def _go_live_date(cls, value):
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError("不是日期;请写成 YYYY-MM-DD,如 2026-11-30") from None
         return value
 
     @field_validator("digest_at")

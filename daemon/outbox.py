@@ -83,6 +83,27 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     return counts
 
 
+def withdraw(session: Session, occurrence_ids: set[str], people: set[str]) -> int:
+    """Take duties just checked off out of ``people``'s pending reminders and escalations,
+    cancelling a message left with nothing: what re-planning would do for them, without
+    planning the whole year again (a `planbell done` answers in a fraction of a second)."""
+    changed = 0
+    rows = session.scalars(select(MessageRow).where(
+        MessageRow.kind.in_(("reminder", "escalation")), MessageRow.status == "pending",
+        MessageRow.person.in_(people)))
+    for row in rows:
+        items = row.content.get("items", [])
+        kept = [i for i in items if i.get("occurrence") not in occurrence_ids]
+        if len(kept) == len(items):
+            continue
+        if kept:
+            row.content = {"items": kept}
+        else:
+            row.status = "cancelled"
+        changed += 1
+    return changed
+
+
 def next_wake(session: Session) -> datetime | None:
     """When the next pending message is due, or a claim left by a dead sender expires (the
     dispatcher's next alarm): without the lease, a crash in the last batch of the day would

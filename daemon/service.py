@@ -24,6 +24,7 @@ from daemon.outbox import next_wake
 from daemon.pipeline import RefreshResult, refresh
 from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.schedule import Schedule, load_schedule, plan_files, resolve_roster, version_of
+from daemon.store import snapshot
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.state import set_state
 from notifiers.base import Notifier
@@ -113,8 +114,8 @@ class Service:
 
     def refresh(self, now: datetime) -> RefreshResult:
         with self.sessions.begin() as session:
-            result = refresh(session, self.schedule, now, self.digests, tuple(self.notifiers))
-            set_state(session, "schedule_version", self.schedule.version, now)
+            result = refresh(session, self.schedule, now, self.digests, tuple(self.notifiers), self.settings.go_live)
+            snapshot.save(session, self.schedule, now)
         return result
 
     def dispatch(self, now: datetime) -> DispatchStats:

@@ -49,10 +49,14 @@ class App:
     def schedule(self) -> Schedule:
         if self._schedule is None:
             settings = self.settings
-            self._schedule = load_schedule(Path(settings.schedules), Path(settings.roster))
-            for warning in self._schedule.warnings:
-                click.echo(f"注意:{warning}", err=True)
+            self.use_schedule(load_schedule(Path(settings.schedules), Path(settings.roster)))
         return self._schedule
+
+    def use_schedule(self, schedule: Schedule) -> None:
+        """Act on ``schedule`` (the files', or the last good one the database keeps)."""
+        self._schedule = schedule
+        for warning in schedule.warnings:
+            click.echo(f"注意:{warning}", err=True)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -66,9 +70,9 @@ COMMANDS = {
     "ics": "daemon.cli.plan_commands:ics",
     "run": "daemon.cli.run_command:run",
     "simulate": "daemon.cli.store_commands:simulate",
-    "done": "daemon.cli.store_commands:done",
-    "skip": "daemon.cli.store_commands:skip",
-    "reopen": "daemon.cli.store_commands:reopen",
+    "done": "daemon.cli.checkoff_commands:done",
+    "skip": "daemon.cli.checkoff_commands:skip",
+    "reopen": "daemon.cli.checkoff_commands:reopen",
     "event": "daemon.cli.store_commands:event",
     "progress": "daemon.cli.store_commands:progress",
     "ledger": "daemon.cli.ledger_command:ledger",

@@ -88,6 +88,7 @@ class Obligation:
     basis: str | None = None
     opens_days: int | None = None  # None: when the period starts
     participants: tuple[str, ...] = ()
+    lead: str | None = None  # the role whose first holder leads (牵头); None: the owner's
     for_each: str | None = None
     remind_days: tuple[int, ...] = ()
     escalate: Escalation | None = None
@@ -149,6 +150,7 @@ class Person:
     wecom: str | None = None
     dingtalk: str | None = None
     feishu: str | None = None
+    phone: str | None = None  # for an escalation to name who to call
     roles: tuple[str, ...] = ()
     channels: tuple[str, ...] = ("email",)  # where this person wants reminders
 
@@ -168,6 +170,11 @@ class Roster:
 
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)
+
+    def named(self, text: str) -> tuple[Person, ...]:
+        """The person whose id is ``text``, else everyone whose name it is (namesakes happen)."""
+        by_id = self.person(text)
+        return (by_id,) if by_id else tuple(p for p in self.people if p.name == text)
 
 
 @dataclass(frozen=True)
