@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout: float = defaults.SMTP_TIMEOUT_SECONDS
-    mail_from: str = "planbell <planbell@localhost>"
+    # Without a display name here, mail is from the plan's office (plan.office, else its title).
+    mail_from: str = "planbell@localhost"
+    # Replies reach a person: this address, else the roster's first admin's email.
+    reply_to: str | None = None
 
     # Messaging robots (group webhooks), each used once its URL is set. The URLs embed the
     # robot's key, so they are secrets like the signing secrets.

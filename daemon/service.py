@@ -101,7 +101,7 @@ class Service:
         self.reload_errors = 0
         self.digests = digest_settings(settings)
         self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule,
-                                     lambda: Composer(self.schedule, self.digests),
+                                     lambda: Composer(self.schedule, self.digests, settings.reply_to),
                                      notifiers, self.instance, self.stop)
 
     @property

@@ -54,7 +54,7 @@ def _fields(o: Occurrence) -> dict:
     return {
         "obligation": o.obligation, "kind": o.kind, "item": o.item, "title": o.title,
         "source": o.source, "period": o.period, "opens": o.opens, "due": o.due, "owner": o.owner,
-        "assignees": list(o.assignees), "subject": o.subject,
+        "assignees": list(o.assignees), "lead": o.lead, "subject": o.subject,
         "escalate_to": o.escalate.to if o.escalate else None,
         "escalate_after": o.escalate.after_days if o.escalate else None,
         "remind_days": list(o.remind_days),

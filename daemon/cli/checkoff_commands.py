@@ -160,7 +160,7 @@ def done(app: App, occurrence_ids, item, before, yes, by, note, evidence) -> Non
     late = (local - row.due).days
     when = f"逾期 {late} 天" if late > 0 else "按期完成"
     prefix = "已销号" if changed_one else "此前已销号"
-    from daemon.render import cn_date
+    from daemon.words import cn_date
 
     click.echo(f"{prefix}:{row.title}({occurrence_id}),截止 {cn_date(row.due)},{when}。")
 

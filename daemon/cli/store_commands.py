@@ -23,7 +23,7 @@ from daemon.cli.store import Store
 from daemon.cli.table import table
 from daemon.ledger import LedgerError
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.fields import suggest
+from daemon.plan.fields import half_width, suggest
 from daemon.plan.model import Cadence
 from daemon.store.db import DatabaseUrlError, make_engine, upgrade
 from daemon.store.state import get_state
@@ -50,7 +50,7 @@ def event(app: App, obligation, on, by) -> None:
     \b
     例:planbell event political-discipline-briefing --date 2026-03-10
     """
-    from daemon.render import cn_date
+    from daemon.words import cn_date
 
     now = clock.now()
     store = Store(app, now)
@@ -73,7 +73,6 @@ def event(app: App, obligation, on, by) -> None:
 
 
 _AMOUNT = re.compile(r"^([+=-]?)(\d+(?:\.\d+)?)$")
-_FULL_WIDTH = str.maketrans("+=-.0123456789", "+=-.0123456789")
 
 
 # -3 is an amount, not an option: unknown "options" reach the arguments.
@@ -92,7 +91,7 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
         planbell progress manuscripts-reviewed -3 --note "重复计数更正"
         planbell progress complaint-closure-rate =96.5
     """
-    match = _AMOUNT.match(amount.strip().translate(_FULL_WIDTH))
+    match = _AMOUNT.match(half_width(amount.strip()))
     if not match:
         raise click.BadParameter(f"'{amount}' 不是进度;请写 +12(新增)、-3(减去)或 =120(累计)", param_hint="(+N|-N|=N)")
     mode, value = match.group(1) or "+", float(match.group(2))

@@ -64,6 +64,8 @@ class DueRule:
     nth: int | None = None  # 1–5 or -1
     workday: int | None = None  # Nth working day of the month, -1 = last
     on: date | None = None  # a fixed date (every: once)
+    # `if_missing: last`: in a month without ``day`` (the 30th in February), its last day
+    last_if_missing: bool = False
 
 
 LAST_DAY = 99  # `day: last`
@@ -124,6 +126,7 @@ class Plan:
     title: str
     year: int
     file: str
+    office: str | None = None  # who sends the reminders (the From: name)
     timezone: str = defaults.TIMEZONE
     send_at: time = time.fromisoformat(defaults.SEND_AT)
     calendar: CalendarSpec = field(default_factory=CalendarSpec)

@@ -103,5 +103,8 @@ def nominal_due(rule: DueRule, cadence: Cadence, period: Period, cal: WorkdayCal
     if day == LAST_DAY:
         return last
     if day > days_in_month:
-        raise DueRuleError(f"{first.year}年{first.month}月没有 {day} 日;要表示月底请写 day: last")
+        if rule.last_if_missing:
+            return last
+        raise DueRuleError(f"{first.year}年{first.month}月没有 {day} 日;要表示“{day} 日,没有这一天的月份取月底”"
+                           f"请写 due: {{day: {day}, if_missing: last}};要表示每月月底请写 day: last")
     return first.replace(day=day)

@@ -49,6 +49,7 @@ class OccurrenceRow(Base):
     due: Mapped[date] = mapped_column(index=True)
     owner: Mapped[str] = mapped_column(String(64))
     assignees: Mapped[list] = mapped_column(default=list)
+    lead: Mapped[str | None] = mapped_column(String(64))  # the assignee who leads it (牵头)
     subject: Mapped[str | None] = mapped_column(String(64))
     escalate_to: Mapped[str | None] = mapped_column(String(64))
     escalate_after: Mapped[int | None] = mapped_column(Integer)
