@@ -133,7 +133,7 @@ class Composer:
                 "lead_name": names.get(o.lead, o.lead) if o.lead else None,
                 "colleague_names": [names.get(a, a) for a in o.assignees if a not in (row.person, o.lead)],
                 # Who to call about it: an escalation names them with their contacts.
-                "contacts": [people[a] for a in o.assignees if a in people],
+                "contacts": [people[a] for a in sorted(o.assignees, key=lambda a: a != o.lead) if a in people],
                 "subject_name": names.get(o.subject, o.subject) if o.subject else None,
             })
         out.sort(key=lambda i: (i["occurrence"].due, i["occurrence"].id))

@@ -228,7 +228,9 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
     else:
         held = None
         scratch = tempfile.TemporaryDirectory(prefix="planbell-sim-")
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch.name}/simulate.db"})
+        # The scratch database goes live on the first simulated day, as a new install would.
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch.name}/simulate.db",
+                                               "go_live": start})
         notifiers = {"email": MaildirNotifier(out, settings.mail_from)}
     service = Service(settings, notifiers, instance="simulate")
     result = run_simulation(service, start, end, settings.timezone, go_live=not deliver)
