@@ -8,13 +8,15 @@ Rows that were sent, failed or expired are history and never change.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from daemon.reminders import PlannedMessage
 from daemon.store.tables import MessageRow
+
+if TYPE_CHECKING:  # planning (and its holiday calendar) is not needed to read the outbox
+    from daemon.reminders import PlannedMessage
 
 PLANNED_KINDS = ("reminder", "escalation", "digest")
 
@@ -23,8 +25,10 @@ def insert_ignore(session: Session, rows: list[dict]) -> None:
     """INSERT … ON CONFLICT (key) DO NOTHING: two planners never double a message."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     for start in range(0, len(rows), 500):
         session.execute(insert(MessageRow).values(rows[start:start + 500]).on_conflict_do_nothing(index_elements=["key"]))
 

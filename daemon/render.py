@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 
-from daemon.plan.periods import WEEKDAY_NAMES
+from daemon.plan.model import WEEKDAY_NAMES
 from daemon.words import cn_date
 
 # PLANBELL_TEMPLATES (see daemon.config) overrides this, e.g. in the container image.

@@ -132,8 +132,11 @@ class Service:
             return False
         if outcome.errors is not None:
             self.reload_errors += 1
+            # The lines about the schedule are read by the admin who just saved it, in the
+            # console of `planbell run`: Chinese, like the errors they carry. Delivery and
+            # lifecycle lines are the operator's: English and greppable (see daemon.logs).
             for error in outcome.errors:
-                log.error("schedule edit refused: %s", error)
+                log.error("日程修改有误,未生效:%s", error)
             bad_version = "|".join(str(e) for e in outcome.errors)
             with self.sessions.begin() as session:
                 set_state(session, "last_reload_error", "\n".join(str(e) for e in outcome.errors), now)
@@ -144,12 +147,12 @@ class Service:
                                  "errors": [str(e) for e in outcome.errors],
                                  "running_version": self.schedule.version,
                              })
-            log.error("keeping schedule %s (%d error(s) in the edit)", self.schedule.version, len(outcome.errors))
+            log.error("继续使用上一个正确版本 %s(本次修改有 %d 处错误)", self.schedule.version, len(outcome.errors))
             return False
         result = self.refresh(now)
         with self.sessions.begin() as session:
             set_state(session, "last_reload_error", "", now)
-        log.info("schedule reloaded: version %s; occurrences +%d ~%d -%d; messages +%d ~%d -%d",
+        log.info("日程已重新加载:版本 %s;事项 +%d ~%d -%d;消息 +%d ~%d -%d",
                  self.schedule.version, result.sync.added, result.sync.updated, result.sync.cancelled,
                  result.messages["added"], result.messages["updated"], result.messages["cancelled"])
         return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from daemon.plan.periods import WEEKDAY_NAMES
+from daemon.plan.model import WEEKDAY_NAMES
 
 
 def cn_date(day: date) -> str:

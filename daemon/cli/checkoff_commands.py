@@ -20,7 +20,7 @@ from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.people import person_id
 from daemon.cli.store import Store
 from daemon.ledger import LedgerError
-from daemon.plan.fields import suggest
+from daemon.plan.hints import suggest
 from daemon.store.tables import OccurrenceRow
 
 PREVIEW_LINES = 30
@@ -104,14 +104,16 @@ def _withdraw(session, store: Store, rows: list[OccurrenceRow]) -> None:
 
 
 def _one(store: Store, occurrence_id: str, change):
+    """``change(session, row)`` on one occurrence; (the row, what change returned, its status before)."""
     with store.sessions.begin() as session:
         row = _exact(session, occurrence_id)
+        before = row.status
         try:
             result = change(session, row)
         except LedgerError as exc:
             raise Refused(str(exc)) from None
         _withdraw(session, store, [row])
-    return row, result
+    return row, result, before
 
 
 SELECTION = [
@@ -155,10 +157,10 @@ def done(app: App, occurrence_ids, item, before, yes, by, note, evidence) -> Non
             click.echo(f"已销号 {len(changed)} 项。")
         return
     occurrence_id = occurrence_ids[0]
-    row, changed_one = _one(store, occurrence_id, apply)
+    row, changed_one, before = _one(store, occurrence_id, apply)
     local = row.done_at.astimezone(ZoneInfo(app.settings.timezone)).date()
     late = (local - row.due).days
-    when = f"逾期 {late} 天" if late > 0 else "按期完成"
+    when = "上线前到期,补记" if before == "prelive" else f"逾期 {late} 天" if late > 0 else "按期完成"
     prefix = "已销号" if changed_one else "此前已销号"
     from daemon.words import cn_date
 
@@ -174,7 +176,7 @@ def skip(app: App, occurrence_ids, item, before, yes, reason) -> None:
 
     \b
     例:planbell skip joint-research/2026-Q1 --reason "省级联合调研本季度暂停"
-        planbell skip 'youth-forum/2026-0*' --before 2026-11-01 --reason 上线前已完成 --yes
+        planbell skip 'monthly-reading-exchange/2026-0*' --before 2026-11-01 --reason 上线前已完成 --yes
     """
     now = clock.now()
     store = Store(app, now)
@@ -188,7 +190,7 @@ def skip(app: App, occurrence_ids, item, before, yes, reason) -> None:
         if changed:
             click.echo(f"已记为不需办理 {len(changed)} 项,原因:{reason}")
         return
-    row, _ = _one(store, occurrence_ids[0], apply)
+    row, _, _ = _one(store, occurrence_ids[0], apply)
     click.echo(f"已记为不需办理:{row.title}({row.id}),原因:{reason}")
 
 

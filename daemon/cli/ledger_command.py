@@ -13,7 +13,7 @@ from daemon import clock
 from daemon.cli.main import EXIT_USAGE, App, pass_app
 from daemon.cli.store import Store
 from daemon.ledger_export import FORMATS, build, ledger_years, write
-from daemon.plan.fields import listing, suggest
+from daemon.plan.hints import listing, suggest
 
 
 class YearType(click.ParamType):

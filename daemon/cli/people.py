@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from daemon.plan.fields import suggest
+from daemon.plan.hints import suggest
 from daemon.plan.model import Roster
 
 

@@ -15,9 +15,9 @@ from daemon.agenda import as_json, entries
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.table import table
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.fields import suggest
+from daemon.plan.hints import suggest
 from daemon.plan.loader import load_plan_file
-from daemon.plan.periods import WEEKDAY_NAMES
+from daemon.plan.model import WEEKDAY_NAMES
 from daemon.plan.roster import load_roster
 from daemon.plan.schedule import (
     Schedule,

@@ -23,7 +23,7 @@ from daemon.cli.store import Store
 from daemon.cli.table import table
 from daemon.ledger import LedgerError
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.fields import half_width, suggest
+from daemon.plan.hints import half_width, suggest
 from daemon.plan.model import Cadence
 from daemon.store.db import DatabaseUrlError, make_engine, upgrade
 from daemon.store.state import get_state

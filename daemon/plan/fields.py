@@ -6,14 +6,13 @@ the path and the fix. Callers never see a YAML or Python exception.
 
 from __future__ import annotations
 
-import difflib
 import re
-import unicodedata
 from collections.abc import Iterable
 from datetime import date, time
 from typing import Any
 
 from daemon.plan.errors import ErrorList
+from daemon.plan.hints import closest, half_width, listing, suggest  # noqa: F401 (re-exported)
 from daemon.plan.yamlsafe import InvalidScalar, YMap, YNode, YSeq, describe
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -23,26 +22,6 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 # Chinese input methods type these in place of ',' and ':'; YAML sees no separator in them.
 _FULL_WIDTH_SEPARATORS = re.compile("[\uff0c\u3001\uff1b]")  # , 、 ;
 FULL_WIDTH_COLON = "\uff1a"
-
-
-def half_width(text: str) -> str:
-    """Full-width letters, digits and punctuation as their ASCII forms (7d for 7d)."""
-    return unicodedata.normalize("NFKC", text)
-
-
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """'; did you mean X?' in Chinese, or '' when nothing is close."""
-    close = closest(word, choices)
-    return f";您是不是想写 '{close}'?" if close else ""
-
-
-def listing(choices: Iterable[str]) -> str:
-    return "、".join(str(c) for c in choices)
 
 
 class Reader:

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from daemon import defaults
 
+WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
 
 class Cadence(StrEnum):
     WEEK = "week"

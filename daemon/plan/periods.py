@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
-from daemon.plan.model import LAST_DAY, Cadence, DueRule
+from daemon.plan.model import LAST_DAY, WEEKDAY_NAMES, Cadence, DueRule
 from daemon.plan.workdays import WorkdayCalendar
-
-WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 class DueRuleError(ValueError):
