@@ -66,9 +66,9 @@ def assert_refused(result, *phrases: str) -> None:
 
 def test_done_records_person_note_and_evidence_and_counts_days_late_in_local_time(db):
     # 17:00 UTC on the 25th is 01:00 on the 26th in Shanghai: one day late, not on time.
-    with freeze_time("2026-03-25 17:00:00"):
-        result = planbell(db, "done", STUDY, "--by", "zhang-wei", "--note", "学习《选读》第二卷",
-                          "--evidence", "OA-2026-031")
+    with freeze_time("2026-03-25 17:00:00"):  # (in service since January: the 25th was owed)
+        result = run_cli("done", STUDY, "--by", "zhang-wei", "--note", "学习《选读》第二卷",
+                         "--evidence", "OA-2026-031", database_url=db, go_live="2026-01-01")
     assert result.code == 0, result.err
     assert "已销号" in result.out and "逾期 1 天" in result.out
     row = occurrence(db, STUDY)

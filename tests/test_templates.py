@@ -258,8 +258,8 @@ def test_digest_lists_overdue_this_week_upcoming_and_targets(office):
         for o in (late, report):
             assert o.source in part and f"planbell done {o.id}" in part
         assert "planbell progress grassroots-research-days +数量" in part
-        assert "等 11 人" in part
-    assert f"同办:{QUOTED_NAME}、李娜、刘洋、王强、陈静、杨帆 等 11 人" in mail.text
+        assert "等 10 人" in part
+    assert f"牵头:{QUOTED_NAME};参与:李娜、刘洋、王强、陈静、杨帆、赵敏 等 10 人" in mail.text
 
 
 def test_digest_draws_each_target_against_the_years_pace(office):
