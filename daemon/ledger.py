@@ -77,7 +77,7 @@ def skip(session: Session, row: OccurrenceRow, now: datetime, actor: str, reason
 
 
 def reopen(session: Session, row: OccurrenceRow, now: datetime, actor: str) -> bool:
-    if row.status == "open":
+    if row.status in ("open", "prelive"):  # nobody acted on it: nothing to undo
         return False
     if row.status == "cancelled":
         raise LedgerError(f"{row.id} 已取消(对应职责已从日程中移除),不能重新打开")

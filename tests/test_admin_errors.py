@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
 
 from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.loader import load_plan_file
 from daemon.store.tables import AuditRow, OccurrenceRow, ProgressRow
 from tests.clirun import SCHEDULES, run_cli
+from tests.test_ledger_cli import rows as stored
 
 HEAD = """\
 plan: {title: 测试计划, year: 2026}
@@ -108,15 +107,6 @@ def test_role_name_in_the_roster_is_that_role(tmp_path):
 @pytest.fixture
 def db(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'planbell.db'}"
-
-
-def stored(db: str, model, *where):
-    engine = create_engine(db)
-    try:
-        with Session(engine) as session:
-            return list(session.scalars(select(model).where(*where)))
-    finally:
-        engine.dispose()
 
 
 @freeze_time("2026-03-01 08:00:00")

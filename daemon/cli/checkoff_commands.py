@@ -19,6 +19,7 @@ from daemon import ledger as ledger_ops
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.people import person_id
 from daemon.cli.store import Store
+from daemon.golive import UNDECIDED
 from daemon.ledger import LedgerError
 from daemon.plan.hints import suggest
 from daemon.store.tables import OccurrenceRow
@@ -68,16 +69,16 @@ class Refused(click.ClickException):
     exit_code = EXIT_USAGE
 
 
-def _bulk(store: Store, now: datetime, ids, item, before, yes: bool, verb: str, changes, apply) -> list[OccurrenceRow] | None:
+def _bulk(store: Store, now: datetime, ids, item, before, yes: bool, verb: str, apply) -> list[OccurrenceRow] | None:
     """The rows chosen, shown and confirmed when there is more than one, then ``apply(session,
-    row)`` to each that ``changes(row)``; one transaction. None: a single id, left to the caller."""
+    row)`` to each nobody has acted on yet; one transaction. None: a single id, left to the caller."""
     today = now.astimezone(ZoneInfo(store.settings.timezone)).date()
     single = len(ids) == 1 and not ledger_ops.is_pattern(ids[0]) and item is None and before is None
     with store.sessions.begin() as session:
         rows = _chosen(session, ids, item, before)
         if single:
             return None
-        todo = [r for r in rows if changes(r)]
+        todo = [r for r in rows if r.status in UNDECIDED]
         left = len(rows) - len(todo)
         if not todo:
             click.echo(f"符合条件的 {len(rows)} 项都已销号、不需办理或已取消,没有要改的。")
@@ -150,8 +151,7 @@ def done(app: App, occurrence_ids, item, before, yes, by, note, evidence) -> Non
     def apply(session, row):
         return ledger_ops.check_off(session, row, now, actor(chosen), chosen, note, evidence)
 
-    changed = _bulk(store, now, occurrence_ids, item, before, yes, "已完成",
-                    lambda r: r.status in ("open", "prelive"), apply)
+    changed = _bulk(store, now, occurrence_ids, item, before, yes, "已完成", apply)
     if changed is not None:
         if changed:
             click.echo(f"已销号 {len(changed)} 项。")
@@ -184,8 +184,7 @@ def skip(app: App, occurrence_ids, item, before, yes, reason) -> None:
     def apply(session, row):
         ledger_ops.skip(session, row, now, actor(None), reason)
 
-    changed = _bulk(store, now, occurrence_ids, item, before, yes, "不需办理",
-                    lambda r: r.status in ("open", "prelive"), apply)
+    changed = _bulk(store, now, occurrence_ids, item, before, yes, "不需办理", apply)
     if changed is not None:
         if changed:
             click.echo(f"已记为不需办理 {len(changed)} 项,原因:{reason}")
