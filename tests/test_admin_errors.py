@@ -182,6 +182,11 @@ def test_skip_pattern_before_a_date_changes_exactly_the_matching_occurrences(you
     assert sorted(a.subject for a in audits) == sorted(skipped)
     assert {a.detail["reason"] for a in audits} == {"上线前已完成"}
     assert "已记为不需办理 9 项" in result.out
+    # --before cuts: of October, November and December only October is due before 1 November.
+    autumn = planbell("skip", "youth-theory-study/2026-1*", "--before", "2026-11-01", "--reason", "上线前已完成", "--yes")
+    assert autumn.code == 0, autumn.err
+    assert "已记为不需办理 1 项" in autumn.out
+    assert {r.id for r in stored(db, OccurrenceRow, OccurrenceRow.status == "skipped")} == skipped | {"youth-theory-study/2026-10"}
 
 
 @freeze_time("2026-11-27 02:00:00")
