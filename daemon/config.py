@@ -29,9 +29,9 @@ class Settings(BaseSettings):
         env_prefix="PLANBELL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    schedules: Path = Path("schedules")
-    roster: Path = Path("schedules/roster.yaml")
-    database_url: str = "sqlite:///var/planbell.db"
+    schedules: Path = Path(defaults.SCHEDULES)
+    roster: Path = Path(defaults.ROSTER)
+    database_url: str = defaults.DATABASE_URL  # (daemon.whereabouts reads these five too)
     timezone: str = defaults.TIMEZONE
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"

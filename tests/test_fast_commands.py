@@ -79,7 +79,7 @@ def test_status_and_done_on_an_unchanged_schedule_parse_no_yaml_and_render_nothi
     assert run_cli("status", database_url=db).code == 0  # the first sync
     for args in (("status",), ("done", STUDY), ("progress", "manuscripts-reviewed", "+1")):
         modules = imported(*args, database_url=db)
-        for heavy in ("yaml", "jinja2", "holidays", "openpyxl", "httpx", "icalendar", "alembic"):
+        for heavy in ("pydantic", "yaml", "jinja2", "holidays", "openpyxl", "httpx", "icalendar", "alembic"):
             assert heavy not in modules, (args, heavy)
 
 
@@ -98,3 +98,27 @@ def test_usage_errors_are_in_chinese():
     assert unknown.code == 2 and "没有选项 --bye" in unknown.err
     extra = run_cli("status", "extra")
     assert extra.code == 2 and "多余的参数" in extra.err and "Got unexpected" not in extra.err
+
+
+def test_whereabouts_are_read_as_the_settings_read_them(tmp_path, monkeypatch):
+    from daemon.config import load_settings
+    from daemon.whereabouts import read
+
+    monkeypatch.chdir(tmp_path)
+    for name in [k for k in __import__("os").environ if k.upper().startswith("PLANBELL_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text("planbell_schedules=from-dotenv\nPLANBELL_ROSTER=dotenv-roster.yaml\n"
+                                   "PLANBELL_TIMEZONE=Asia/Tokyo\n", encoding="utf-8")
+    (tmp_path / "url").write_text("sqlite:////tmp/from-a-file.db\n", encoding="utf-8")
+    monkeypatch.setenv("PLANBELL_ROSTER", "env-roster.yaml")  # the environment wins over .env
+    monkeypatch.setenv("planbell_go_live", "2026-11-30")
+    monkeypatch.setenv("PLANBELL_DATABASE_URL_FILE", str(tmp_path / "url"))
+    quick, full = read(), load_settings()
+    for field in ("schedules", "roster", "database_url", "timezone", "go_live"):
+        assert getattr(quick, field) == getattr(full, field), field
+    assert str(quick.roster) == "env-roster.yaml" and str(quick.schedules) == "from-dotenv"
+
+
+def test_a_bad_zone_is_left_to_the_settings_to_name(tmp_path):
+    result = run_cli("status", database_url=f"sqlite:///{tmp_path / 'p.db'}", timezone="Mars/Base")
+    assert result.code == 2 and "PLANBELL_TIMEZONE" in result.err and "Traceback" not in result.err

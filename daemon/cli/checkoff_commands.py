@@ -72,7 +72,7 @@ class Refused(click.ClickException):
 def _bulk(store: Store, now: datetime, ids, item, before, yes: bool, verb: str, apply) -> list[OccurrenceRow] | None:
     """The rows chosen, shown and confirmed when there is more than one, then ``apply(session,
     row)`` to each nobody has acted on yet; one transaction. None: a single id, left to the caller."""
-    today = now.astimezone(ZoneInfo(store.settings.timezone)).date()
+    today = now.astimezone(ZoneInfo(store.where.timezone)).date()
     single = len(ids) == 1 and not ledger_ops.is_pattern(ids[0]) and item is None and before is None
     with store.sessions.begin() as session:
         rows = _chosen(session, ids, item, before)
@@ -158,7 +158,7 @@ def done(app: App, occurrence_ids, item, before, yes, by, note, evidence) -> Non
         return
     occurrence_id = occurrence_ids[0]
     row, changed_one, before = _one(store, occurrence_id, apply)
-    local = row.done_at.astimezone(ZoneInfo(app.settings.timezone)).date()
+    local = row.done_at.astimezone(ZoneInfo(app.where.timezone)).date()
     late = (local - row.due).days
     when = "上线前到期,补记" if before == "prelive" else f"逾期 {late} 天" if late > 0 else "按期完成"
     prefix = "已销号" if changed_one else "此前已销号"

@@ -67,7 +67,7 @@ def ledger(app: App, year: int, fmt: str | None, out: Path) -> None:
         raise _unwritable(out, "所在目录不存在")
 
     now = clock.now()
-    zone = ZoneInfo(app.settings.timezone)
+    zone = ZoneInfo(app.where.timezone)
     store = Store(app, now)
     with store.sessions() as session:
         years = ledger_years(session, store.schedule)

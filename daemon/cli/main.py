@@ -23,6 +23,7 @@ from daemon.plan.errors import ScheduleInvalid
 if TYPE_CHECKING:
     from daemon.config import Settings
     from daemon.plan.schedule import Schedule
+    from daemon.whereabouts import Whereabouts
 
 zh.install()  # before the decorators below: their help texts are translated as they are made
 
@@ -55,6 +56,7 @@ class App:
 
     def __init__(self) -> None:
         self._settings: Settings | None = None
+        self._where: Whereabouts | Settings | None = None
         self._schedule: Schedule | None = None
 
     @property
@@ -65,10 +67,20 @@ class App:
             self._settings = load_settings()
         return self._settings
 
+    @property
+    def where(self) -> Whereabouts | Settings:
+        """Where the files and the database are, the zone and go-live: read without pydantic
+        when they can be (daemon.whereabouts), else from the full, validated settings."""
+        if self._where is None:
+            from daemon.whereabouts import read
+
+            self._where = read() or self.settings
+        return self._where
+
     def schedule(self) -> Schedule:
         if self._schedule is None:
-            settings = self.settings
-            self.use_schedule(load_schedule(Path(settings.schedules), Path(settings.roster)))
+            where = self.where
+            self.use_schedule(load_schedule(Path(where.schedules), Path(where.roster)))
         return self._schedule
 
     def use_schedule(self, schedule: Schedule) -> None:

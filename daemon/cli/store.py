@@ -31,21 +31,22 @@ class Store:
     """The database, migrated and synced with the schedule before any command uses it."""
 
     def __init__(self, app: App, now: datetime, sync: bool = True):
-        self.settings = app.settings
+        self.app = app
+        self.where = where = app.where
         try:
-            self.engine = make_engine(self.settings.database_url)
+            self.engine = make_engine(where.database_url)
             upgrade(self.engine)
         except DatabaseUrlError as exc:
             raise click.ClickException(str(exc)) from None
         except OperationalError as exc:
-            raise click.ClickException(f"无法连接数据库 {self.settings.database_url}:{exc.orig}") from None
+            raise click.ClickException(f"无法连接数据库 {where.database_url}:{exc.orig}") from None
         self.sessions = sessions(self.engine)
         self.broken: ScheduleInvalid | None = None  # the files' errors, when acting on the last good
         if sync:
             self.schedule = self._schedule(app, now)
 
     def _schedule(self, app: App, now: datetime) -> Schedule:
-        settings = self.settings
+        settings = self.where
         with self.sessions() as session:
             facts = {r.key: r.value for r in session.scalars(select(StateRow).where(StateRow.key.in_(_FACTS)))}
         stored = snapshot.load(facts.get(snapshot.KEY))
@@ -74,9 +75,10 @@ class Store:
         from daemon.digest import digest_settings
         from daemon.pipeline import refresh
 
+        settings = self.app.settings  # re-planning needs them all (digests, channels)
         with self.sessions.begin() as session:
-            refresh(session, self.schedule, now, digest_settings(self.settings),
-                    available_channels(self.settings), self.settings.go_live)
+            refresh(session, self.schedule, now, digest_settings(settings),
+                    available_channels(settings), self.where.go_live)
             # The database now holds this schedule's expansion: say so, as the service does.
             snapshot.save(session, self.schedule, now)
 

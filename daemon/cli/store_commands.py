@@ -101,7 +101,7 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
     store = Store(app, now)
     schedule = store.schedule
     by = person_id(schedule.roster, by, "--by") if by else None
-    year = year or now.astimezone(ZoneInfo(app.settings.timezone)).year
+    year = year or now.astimezone(ZoneInfo(app.where.timezone)).year
     targets = {t.id: t for p in schedule.plans if p.year == year for t in p.targets}
     target = targets.get(target_id)
     if target is None:
@@ -111,7 +111,7 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
             total = ledger_ops.record_progress(session, target, year, mode, value, note, now, _actor(by))
         except LedgerError as exc:
             _fail(exc)
-        today = now.astimezone(ZoneInfo(app.settings.timezone)).date()
+        today = now.astimezone(ZoneInfo(app.where.timezone)).date()
         reported = ledger_ops.close_reports(session, target.id, year, today, now, _actor(by), by)
         if reported:
             from daemon.outbox import withdraw
@@ -135,7 +135,7 @@ def status(app: App) -> None:
         broken = store.broken
     except ScheduleInvalid as exc:  # show the state anyway: this is when status is needed most
         store, broken = Store(app, now, sync=False), exc
-    zone = ZoneInfo(app.settings.timezone)
+    zone = ZoneInfo(app.where.timezone)
     with store.sessions() as session:
         counts = dict(session.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status)).all())
         prelive = session.scalar(select(func.count()).select_from(OccurrenceRow).where(OccurrenceRow.status == "prelive"))
