@@ -336,7 +336,7 @@ def test_drill_bad_schedule_pushed_to_a_running_daemon_is_refused_and_the_admins
     alerts = outbox(database_url, MessageRow.kind == "admin")
     report(capsys, f"drill bad-schedule: refused {noticed:.1f} s after the save "
                    f"({refused.split('日程修改有误,未生效:')[-1]}); alive, /healthz {status}; "
-                   f"{len(admin)} admin alert for 2 broken saves; fixed: {reloaded.split(':', 1)[-1]}")
+                   f"{len(admin)} admin alert for 2 broken saves; fixed: {reloaded.split('日程已重新加载:', 1)[-1]}")
     assert [m.key for m in admin] == [m.key for m in alert]
     assert len(admin) == 1 and admin[0].key.startswith("admin:schedule-invalid:")
     assert [row.key for row in alerts] == [admin[0].key]
