@@ -153,11 +153,13 @@ class Reader:
         """A duration in whole days: 7d, 2w (also 7天, 2周)."""
         if node is None:
             return None
+        # Full-width digits and letters (7d) read as meant; a comma (full-width ones become
+        # ',' here) means several durations where one is expected.
         raw = half_width(node.raw.strip()) if not isinstance(node, (YMap, YSeq)) else ""
         match = _DURATION.match(raw)
         if not match:
-            self.fail(node, path, f"{describe(node)} 不是时长;请写成天数或周数,如 7d、1d、2w"
-                                  f"{'(多个时长请写成列表 [7d, 1d],用半角逗号)' if ',' in raw else ''}")  # NFKC made , of a full-width one
+            several = "(多个时长请写成列表 [7d, 1d],用半角逗号)" if "," in raw else ""
+            self.fail(node, path, f"{describe(node)} 不是时长;请写成天数或周数,如 7d、1d、2w{several}")
             return None
         count = int(match.group(1)) * (7 if match.group(2) in "w周" else 1)
         if count > max_days:
