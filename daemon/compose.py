@@ -46,10 +46,17 @@ def purposes(kind: str) -> tuple[str, ...]:
 
 
 class Composer:
-    def __init__(self, schedule: Schedule, digests: DigestSettings | None = None, links: Links | None = None):
+    def __init__(self, schedule: Schedule, digests: DigestSettings | None = None, links: Links | None = None,
+                 reply_to: str | None = None):
         self.schedule = schedule
         self.links = links
         self.roster = schedule.roster
+        # Mail comes from the office and a reply reaches a person (PLANBELL_REPLY_TO, or the
+        # first admin), not planbell@localhost.
+        first = schedule.plans[0] if schedule.plans else None
+        self.from_name = (first.office or first.title) if first else None
+        admins = self.roster.with_role(defaults.ADMIN_ROLE)
+        self.reply_to = reply_to or next((p.email for p in admins if p.email), None)
         self.digests = digests
         self.plans = {plan.year: plan for plan in schedule.plans}
         self.timezone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else defaults.TIMEZONE)
@@ -108,7 +115,8 @@ class Composer:
                 attachments = (self._calendar(opening, now),)
         subject = render(f"email/{template}.subject.txt", **context).replace("\n", " ")
         common = {"key": row.key, "kind": row.kind, "to_address": address, "to_name": person.name,
-                  "subject": subject, "occurrence_ids": occurrence_ids, "date": now.astimezone(self.timezone)}
+                  "subject": subject, "occurrence_ids": occurrence_ids, "date": now.astimezone(self.timezone),
+                  "from_name": self.from_name, "reply_to": self.reply_to}
         if row.channel == "email":
             return Outgoing(**common, text=render(f"email/{template}.txt", **context),
                             html=render(f"email/{template}.html", **context), attachments=attachments)
@@ -140,6 +148,7 @@ class Composer:
         else:
             occurrences = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": ids})}
         names = self.names
+        people = {p.id: p for p in self.roster.people}
         out = []
         for item in wanted:
             o = occurrences.get(item["occurrence"])
@@ -153,8 +162,12 @@ class Composer:
                 "item_title": plan.items.get(o.item, "") if plan else "",
                 "owner_name": plan.role_name(o.owner) if plan else o.owner,
                 "assignee_names": [names.get(a, a) for a in o.assignees],
-                # The others on it, as the reader sees them (同办): by id, so a namesake stays.
-                "colleague_names": [names.get(a, a) for a in o.assignees if a != row.person],
+                # Who leads it (牵头), and the others on it as the reader sees them (参与): by
+                # id, so a namesake stays.
+                "lead_name": names.get(o.lead, o.lead) if o.lead else None,
+                "colleague_names": [names.get(a, a) for a in o.assignees if a not in (row.person, o.lead)],
+                # Who to call about it: an escalation names them with their contacts.
+                "contacts": [people[a] for a in sorted(o.assignees, key=lambda a: a != o.lead) if a in people],
                 "subject_name": names.get(o.subject, o.subject) if o.subject else None,
                 "links": act(o),
             })

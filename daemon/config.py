@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from datetime import date
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -28,12 +29,15 @@ class Settings(BaseSettings):
         env_prefix="PLANBELL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    schedules: Path = Path("schedules")
-    roster: Path = Path("schedules/roster.yaml")
-    database_url: str = "sqlite:///var/planbell.db"
+    schedules: Path = Path(defaults.SCHEDULES)
+    roster: Path = Path(defaults.ROSTER)
+    database_url: str = defaults.DATABASE_URL  # (daemon.whereabouts reads these five too)
     timezone: str = defaults.TIMEZONE
     maildir: Path = Path("var/mail")
     log_level: str = "INFO"
+    # The office's first day with planbell: what fell due before it is not owed (上线前).
+    # Unset: the day of the first start, recorded in the database.
+    go_live: date | None = None
 
     # The workbench (web pages, action links, calendar feeds, /healthz, /metrics). Port 0
     # turns it off; loopback unless told. PUBLIC_URL is the address written into links (the
@@ -58,7 +62,10 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout: float = defaults.SMTP_TIMEOUT_SECONDS
-    mail_from: str = "planbell <planbell@localhost>"
+    # Without a display name here, mail is from the plan's office (plan.office, else its title).
+    mail_from: str = "planbell@localhost"
+    # Replies reach a person: this address, else the roster's first admin's email.
+    reply_to: str | None = None
 
     # Messaging robots (group webhooks), each used once its URL is set. The URLs embed the
     # robot's key, so they are secrets like the signing secrets.
@@ -78,6 +85,18 @@ class Settings(BaseSettings):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError("不是 IANA 时区名;请写成如 Asia/Shanghai 的形式") from None
+        return value
+
+    @field_validator("go_live", mode="before")
+    @classmethod
+    def _go_live_date(cls, value):
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError("不是日期;请写成 YYYY-MM-DD,如 2026-11-30") from None
         return value
 
     @field_validator("digest_at")

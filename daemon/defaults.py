@@ -7,6 +7,11 @@ from datetime import timedelta
 # Every rule is read in the plan's zone; the first plans served are Chinese offices.
 TIMEZONE = "Asia/Shanghai"
 
+# Where a checkout keeps its files: run from the repository (or /app in the image).
+SCHEDULES = "schedules"
+ROSTER = "schedules/roster.yaml"
+DATABASE_URL = "sqlite:///var/planbell.db"
+
 # Reminders go out when people are at their desks, not at midnight.
 SEND_AT = "09:00"
 

@@ -143,7 +143,11 @@ def overview(session: Session, rows: list[OccurrenceRow], progress: dict[str, Pr
     by_item: dict[int, dict] = {}
     for row in rows:
         counts = by_item.setdefault(row.item, {"item": row.item, "title": plan.items.get(row.item, ""),
-                                               "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0})
+                                               "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0,
+                                               "prelive": 0})
+        if row.status == "prelive":  # due before go-live: never owed, counted apart
+            counts["prelive"] += 1
+            continue
         if row.status == "done":
             counts["done"] += 1
         elif row.status == "skipped":

@@ -81,7 +81,7 @@ def from_row(row) -> Occurrence:
     return Occurrence(
         id=row.id, obligation=row.obligation, kind=row.kind, item=row.item, title=row.title,
         source=row.source, basis=None, period=row.period, opens=row.opens, due=row.due,
-        nominal_due=row.due, owner=row.owner, assignees=tuple(row.assignees), subject=row.subject,
+        nominal_due=row.due, owner=row.owner, assignees=tuple(row.assignees), lead=row.lead, subject=row.subject,
         participants=(), remind_days=tuple(row.remind_days), escalate=None,
     )
 

@@ -5,10 +5,12 @@ Each function changes the database and records who did it; the CLI only parses a
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from daemon.plan.model import Target
@@ -25,6 +27,32 @@ def audit(session: Session, now: datetime, actor: str, action: str, subject: str
 
 def occurrence(session: Session, occurrence_id: str) -> OccurrenceRow | None:
     return session.get(OccurrenceRow, occurrence_id)
+
+
+WILDCARDS = "*?["
+
+
+def is_pattern(text: str) -> bool:
+    return any(c in text for c in WILDCARDS)
+
+
+def matching(session: Session, patterns: Iterable[str], item: int | None = None,
+             before: date | None = None) -> list[OccurrenceRow]:
+    """Occurrences whose id is one of ``patterns`` (ids, or shell patterns such as
+    'first-topic-study/2026-0*'), of plan item ``item``, due before ``before``; every filter
+    given must hold. Sorted by due date."""
+    query = select(OccurrenceRow)
+    if item is not None:
+        query = query.where(OccurrenceRow.item == item)
+    if before is not None:
+        query = query.where(OccurrenceRow.due < before)
+    patterns = list(patterns)
+    if patterns:
+        # The text before the first wildcard narrows the read; fnmatch decides.
+        prefixes = [p[:min((p.index(c) for c in WILDCARDS if c in p), default=len(p))] for p in patterns]
+        query = query.where(or_(*(OccurrenceRow.id.startswith(prefix, autoescape=True) for prefix in prefixes)))
+    rows = session.scalars(query.order_by(OccurrenceRow.due, OccurrenceRow.id))
+    return [r for r in rows if not patterns or any(fnmatch.fnmatchcase(r.id, p) for p in patterns)]
 
 
 def check_off(session: Session, row: OccurrenceRow, now: datetime, actor: str, by: str | None,
@@ -50,7 +78,7 @@ def skip(session: Session, row: OccurrenceRow, now: datetime, actor: str, reason
 
 
 def reopen(session: Session, row: OccurrenceRow, now: datetime, actor: str) -> bool:
-    if row.status == "open":
+    if row.status in ("open", "prelive"):  # nobody acted on it: nothing to undo
         return False
     if row.status == "cancelled":
         raise LedgerError(f"{row.id} 已取消(对应职责已从日程中移除),不能重新打开")

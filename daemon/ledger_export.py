@@ -29,7 +29,7 @@ from daemon.store.tables import OccurrenceRow, ProgressRow
 FORMATS = ("csv", "xlsx", "json")
 
 STATUS_CN = {"open": "未完成", "done": "已完成", "skipped": "不需办理", "cancelled": "已取消",
-             "overdue": "已逾期"}
+             "overdue": "已逾期", "prelive": "上线前"}
 
 LEDGER_HEADERS = ("编号", "条目", "事项", "对象", "周期", "责任角色", "责任人", "截止日期", "状态",
                   "完成日期", "完成人", "备注", "佐证", "佐证材料", "逾期天数")
@@ -55,7 +55,7 @@ class LedgerLine:
     assignees: list[str]
     assignee_names: list[str]
     due: date
-    status: str  # open | overdue | done | skipped | cancelled
+    status: str  # open | overdue | done | skipped | cancelled | prelive (due before go-live)
     done_on: date | None  # local date; only for done
     done_by: str | None
     done_by_name: str | None

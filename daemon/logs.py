@@ -1,4 +1,5 @@
-"""Logging for operators: English, one line per event, greppable."""
+"""Logging: one line per event, greppable. Delivery and lifecycle lines are the operator's, in English;
+the lines about schedule edits are read by the admin who saved the file, in Chinese (daemon.service)."""
 
 from __future__ import annotations
 

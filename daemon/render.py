@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 from functools import cache
 from pathlib import Path
 
 import jinja2
 
-from daemon.plan.periods import WEEKDAY_NAMES
+from daemon.plan.model import WEEKDAY_NAMES
+from daemon.words import cn_date
 
 # PLANBELL_TEMPLATES (see daemon.config) overrides this, e.g. in the container image.
 TEMPLATES = Path(os.environ.get("PLANBELL_TEMPLATES") or Path(__file__).resolve().parent.parent / "templates")
-
-
-def cn_date(day: date) -> str:
-    """2026年3月25日 周三: how dates read in every message."""
-    return f"{day.year}年{day.month}月{day.day}日 {WEEKDAY_NAMES[day.weekday()]}"
 
 
 def figure(value: float) -> str:

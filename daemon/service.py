@@ -26,6 +26,7 @@ from daemon.outbox import next_wake
 from daemon.pipeline import RefreshResult, refresh
 from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.schedule import Schedule, load_schedule, plan_files, resolve_roster, version_of
+from daemon.store import snapshot
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.secret import shared_secret
 from daemon.store.state import set_state
@@ -104,7 +105,7 @@ class Service:
         self.digests = digest_settings(settings)
         self.links = workbench_links(settings, self.sessions)
         self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule,
-                                     lambda: Composer(self.schedule, self.digests, self.links),
+                                     lambda: Composer(self.schedule, self.digests, self.links, settings.reply_to),
                                      notifiers, self.instance, self.stop)
 
     @property
@@ -117,8 +118,8 @@ class Service:
 
     def refresh(self, now: datetime) -> RefreshResult:
         with self.sessions.begin() as session:
-            result = refresh(session, self.schedule, now, self.digests, tuple(self.notifiers))
-            set_state(session, "schedule_version", self.schedule.version, now)
+            result = refresh(session, self.schedule, now, self.digests, tuple(self.notifiers), self.settings.go_live)
+            snapshot.save(session, self.schedule, now)
         return result
 
     def dispatch(self, now: datetime) -> DispatchStats:
@@ -135,8 +136,11 @@ class Service:
             return False
         if outcome.errors is not None:
             self.reload_errors += 1
+            # The lines about the schedule are read by the admin who just saved it, in the
+            # console of `planbell run`: Chinese, like the errors they carry. Delivery and
+            # lifecycle lines are the operator's: English and greppable (see daemon.logs).
             for error in outcome.errors:
-                log.error("schedule edit refused: %s", error)
+                log.error("日程修改有误,未生效:%s", error)
             bad_version = "|".join(str(e) for e in outcome.errors)
             with self.sessions.begin() as session:
                 set_state(session, "last_reload_error", "\n".join(str(e) for e in outcome.errors), now)
@@ -147,12 +151,12 @@ class Service:
                                  "errors": [str(e) for e in outcome.errors],
                                  "running_version": self.schedule.version,
                              })
-            log.error("keeping schedule %s (%d error(s) in the edit)", self.schedule.version, len(outcome.errors))
+            log.error("继续使用上一个正确版本 %s(本次修改有 %d 处错误)", self.schedule.version, len(outcome.errors))
             return False
         result = self.refresh(now)
         with self.sessions.begin() as session:
             set_state(session, "last_reload_error", "", now)
-        log.info("schedule reloaded: version %s; occurrences +%d ~%d -%d; messages +%d ~%d -%d",
+        log.info("日程已重新加载:版本 %s;事项 +%d ~%d -%d;消息 +%d ~%d -%d",
                  self.schedule.version, result.sync.added, result.sync.updated, result.sync.cancelled,
                  result.messages["added"], result.messages["updated"], result.messages["cancelled"])
         return True

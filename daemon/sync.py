@@ -3,6 +3,7 @@
 The same schedule twice changes nothing. An edited due date updates the open occurrence (and
 so its reminders that have not gone out). An occurrence the schedule no longer produces is
 cancelled, never deleted: its history stays in the ledger. Checked-off rows are left alone.
+What fell due before go-live, or before its duty was added, is `prelive` (see daemon.golive).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.golive import OPEN, UNDECIDED, status_for
 from daemon.plan.expand import Occurrence, expand
-from daemon.plan.model import Event
+from daemon.plan.model import Cadence, Event
 from daemon.plan.schedule import Schedule
 from daemon.store.tables import EventRow, OccurrenceRow
 
@@ -26,10 +28,11 @@ class SyncResult:
     updated: int = 0
     cancelled: int = 0
     reopened: int = 0
+    prelive: int = 0  # rows that went from owed to not owed or back (go-live moved)
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.cancelled or self.reopened)
+        return bool(self.added or self.updated or self.cancelled or self.reopened or self.prelive)
 
 
 def events_of(session: Session) -> list[Event]:
@@ -51,41 +54,53 @@ def _fields(o: Occurrence) -> dict:
     return {
         "obligation": o.obligation, "kind": o.kind, "item": o.item, "title": o.title,
         "source": o.source, "period": o.period, "opens": o.opens, "due": o.due, "owner": o.owner,
-        "assignees": list(o.assignees), "subject": o.subject,
+        "assignees": list(o.assignees), "lead": o.lead, "subject": o.subject,
         "escalate_to": o.escalate.to if o.escalate else None,
         "escalate_after": o.escalate.after_days if o.escalate else None,
         "remind_days": list(o.remind_days),
     }
 
 
-def sync(session: Session, schedule: Schedule, now: datetime) -> SyncResult:
+def sync(session: Session, schedule: Schedule, now: datetime, go_live: date) -> SyncResult:
     """Upsert the expansion into ``session`` (the caller commits)."""
     result = SyncResult()
     wanted = expected(schedule, events_of(session))
     years = {plan.year for plan in schedule.plans}
     rows = {r.id: r for r in session.scalars(select(OccurrenceRow))}
+    today = {plan.year: now.astimezone(ZoneInfo(plan.timezone)).date() for plan in schedule.plans}
+    # A duty the database has never seen, after the first sync, was added today: it owes what
+    # falls due from today on. Per-event duties have no rows until their first event, and an
+    # event is recorded on purpose, so they are never "new".
+    known = {(r.plan_year, r.obligation) for r in rows.values()}
+    per_event = {(p.year, o.id) for p in schedule.plans for o in p.obligations if o.every == Cadence.PER_EVENT}
     for occurrence_id, (year, o) in wanted.items():
         fields = _fields(o)
         row = rows.get(occurrence_id)
         if row is None:
-            session.add(OccurrenceRow(id=occurrence_id, plan_year=year, status="open", updated_at=now, **fields))
+            added_today = rows and (year, o.obligation) not in known and (year, o.obligation) not in per_event
+            owed_from = today[year] if added_today else None
+            session.add(OccurrenceRow(id=occurrence_id, plan_year=year, updated_at=now, owed_from=owed_from,
+                                      status=status_for(o.due, go_live, owed_from), **fields))
             result.added += 1
             continue
         if row.status == "cancelled":
-            row.status = "open"
+            row.status = OPEN
             row.updated_at = now
             result.reopened += 1
-        if row.status == "open" and any(getattr(row, k) != v for k, v in fields.items()):
+        if row.status in UNDECIDED and any(getattr(row, k) != v for k, v in fields.items()):
             for key, value in fields.items():
                 setattr(row, key, value)
             row.updated_at = now
             result.updated += 1
-    today = {plan.year: now.astimezone(ZoneInfo(plan.timezone)).date() for plan in schedule.plans}
+        if row.status in UNDECIDED and row.status != (status := status_for(row.due, go_live, row.owed_from)):
+            row.status = status
+            row.updated_at = now
+            result.prelive += 1
     for occurrence_id, row in rows.items():
         # Rows of years no plan covers any more (last year's plan removed) are history: keep
         # them. So are past-due rows of a retired duty: it was owed and not done, and the
         # ledger must still say so; only its future occurrences are cancelled.
-        if (occurrence_id not in wanted and row.status == "open" and row.plan_year in years
+        if (occurrence_id not in wanted and row.status in UNDECIDED and row.plan_year in years
                 and row.due >= today[row.plan_year]):
             row.status = "cancelled"
             row.updated_at = now

@@ -47,6 +47,8 @@ class Outgoing:
     attachments: tuple[Attachment, ...] = ()
     mentions: tuple[str, ...] = field(default_factory=tuple)  # messaging ids to @-mention
     wire: bytes | None = None  # what the channel transmits, when its notifier's prepare() made it
+    from_name: str | None = None  # the sender's display name when PLANBELL_MAIL_FROM has none
+    reply_to: str | None = None  # where a reply to an automatic message reaches a person
 
 
 class Notifier:

@@ -88,6 +88,8 @@ class MimeMessage:
 def build_email(message: Outgoing, mail_from: str) -> MimeMessage:
     """The MIME message for ``message``; TransportError(permanent) if an address is unusable."""
     sender = _sender(mail_from)
+    if not sender[0] and message.from_name:
+        sender = (clean_name(message.from_name), sender[1])
     to = (clean_name(message.to_name), _addr_spec(message.to_address, "Recipient"))
     values = {
         "From": _display(*sender),
@@ -103,8 +105,11 @@ def build_email(message: Outgoing, mail_from: str) -> MimeMessage:
     if message.occurrence_ids:
         values["X-Planbell-Occurrences"] = clean(", ".join(message.occurrence_ids))
     lines = [*_address("From", *sender), *_address("To", *to)]
+    if message.reply_to:
+        values["Reply-To"] = _addr_spec(message.reply_to, "Reply-To (PLANBELL_REPLY_TO)")
+        lines += _address("Reply-To", "", values["Reply-To"])
     for name, value in values.items():
-        if name not in ("From", "To"):
+        if name not in ("From", "To", "Reply-To"):
             lines += _unstructured(name, value)
 
     root = _text_part(message.text, "plain")

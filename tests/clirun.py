@@ -66,8 +66,10 @@ def bundled_schedule():
     return _load_schedule_once(SCHEDULES, ROSTER)
 
 
-def run_cli(*args: object, schedules: Path = SCHEDULES, roster: Path = ROSTER, **settings: str) -> Result:
-    """`planbell ARGS` in this process, through the real entry point and its error handling."""
+def run_cli(*args: object, schedules: Path = SCHEDULES, roster: Path = ROSTER, stdin: str | None = None,
+            **settings: str) -> Result:
+    """`planbell ARGS` in this process, through the real entry point and its error handling;
+    ``stdin``: what the admin types at a confirmation."""
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with (
@@ -75,6 +77,7 @@ def run_cli(*args: object, schedules: Path = SCHEDULES, roster: Path = ROSTER, *
         mock.patch.object(cli_main, "load_schedule", _load_schedule_once),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
+        mock.patch("sys.stdin", io.StringIO(stdin or "")),
     ):
         try:
             cli_main.main([str(a) for a in args])

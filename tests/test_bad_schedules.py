@@ -184,7 +184,7 @@ PLAN_CASES = [
     ),
     pytest.param(
         edit("  year: 2026\n", "  year: 2026\n  colour: red\n"),
-        ["4: plan.colour: 未知的键 'colour';可用的键:title、year、timezone、document、calendar、defaults、items"],
+        ["4: plan.colour: 未知的键 'colour';可用的键:title、year、office、timezone、document、calendar、defaults、items"],
         id="unknown-key-lists-the-keys",
     ),
     pytest.param(
@@ -220,22 +220,22 @@ PLAN_CASES = [
     # --- references: roles, items, ids -------------------------------------------------------
     pytest.param(
         edit("owner: party-group", "owner: party-grop"),
-        ["17: obligations[0].owner: 未定义的角色 'party-grop';您是不是想写 'party-group'?(或在 roles 中添加它)"],
+        ["17: obligations[0].owner: 未定义的角色 'party-grop';您是不是想写 'party-group'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)(或在 roles 中添加它)"],
         id="unknown-owner",
     ),
     pytest.param(
         with_lines("for_each: member"),
-        ["18: obligations[0].for_each: 未定义的角色 'member';您是不是想写 'members'?(或在 roles 中添加它)"],
+        ["18: obligations[0].for_each: 未定义的角色 'member';您是不是想写 'members'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)(或在 roles 中添加它)"],
         id="unknown-for-each",
     ),
     pytest.param(
         with_lines("participants: [members, party-secretery]"),
-        ["18: obligations[0].participants[1]: 未定义的角色 'party-secretery';您是不是想写 'party-secretary'?(或在 roles 中添加它)"],
+        ["18: obligations[0].participants[1]: 未定义的角色 'party-secretery';您是不是想写 'party-secretary'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)(或在 roles 中添加它)"],
         id="unknown-participant",
     ),
     pytest.param(
         with_lines("escalate: {after: 3d, to: secretary}"),
-        ["18: obligations[0].escalate.to: 未定义的角色 'secretary';您是不是想写 'party-secretary'?(或在 roles 中添加它)"],
+        ["18: obligations[0].escalate.to: 未定义的角色 'secretary';您是不是想写 'party-secretary'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)(或在 roles 中添加它)"],
         id="unknown-escalate-to",
     ),
     pytest.param(
@@ -291,12 +291,12 @@ PLAN_CASES = [
     ),
     pytest.param(
         every("year", "due: {month: 2, day: 30}"),
-        ["18: obligations[0].due: 2026年2月没有 30 日;要表示月底请写 day: last"],
+        ["18: obligations[0].due: 2026年2月没有 30 日;要表示“30 日,没有这一天的月份取月底”请写 due: {day: 30, if_missing: last};要表示每月月底请写 day: last"],
         id="year-feb-30",
     ),
     pytest.param(
         with_lines("due: {day: 31}"),
-        ["18: obligations[0].due: 2026年2月没有 31 日;要表示月底请写 day: last"],
+        ["18: obligations[0].due: 2026年2月没有 31 日;要表示“31 日,没有这一天的月份取月底”请写 due: {day: 31, if_missing: last};要表示每月月底请写 day: last"],
         id="monthly-day-31",
     ),
     pytest.param(
@@ -474,7 +474,7 @@ def test_every_error_of_a_file_is_reported_at_once(tmp_path):
         f"{path}:3: plan.year: 应是 2000 到 2100 之间的整数,而不是'twenty'",
         f"{path}:4: plan.timezone: 'Asia/Shanghia' 不是 IANA 时区名;您是不是想写 'Asia/Shanghai'?",
         f"{path}:17: obligations[0].every: 'monthy' 不是可用的周期;您是不是想写 'month'?",
-        f"{path}:18: obligations[0].owner: 未定义的角色 'party-grop';您是不是想写 'party-group'?(或在 roles 中添加它)",
+        f"{path}:18: obligations[0].owner: 未定义的角色 'party-grop';您是不是想写 'party-group'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)(或在 roles 中添加它)",
         f"{path}:20: targets[0]: 要写且只写一个指标要求(at_least、at_most、exactly、reduce_by),如 at_least: 500",
         f"{path}:21: targets[0].item: 条目 9 不在 plan.items 中(已有编号 1–2);请改用已有的编号,或在 plan.items 中添加它",
     ]
@@ -537,7 +537,7 @@ PERSON = "people:\n  - id: zhang-wei\n    name: 张伟\n    email: zhangwei@exam
 ROSTER_CASES = [
     pytest.param(
         PERSON.replace("roles: [members]", "roles: [party-grop, members]"),
-        ["5: people[0].roles[0]: 日程里没有角色 'party-grop';您是不是想写 'party-group'?"],
+        ["5: people[0].roles[0]: 未定义的角色 'party-grop';您是不是想写 'party-group'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)"],
         id="unknown-role",
     ),
     pytest.param(
@@ -589,7 +589,7 @@ def test_cli_validate_prints_every_error_and_exits_2(tmp_path):
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         f"{path}:16: obligations[0].every: 'monthy' 不是可用的周期;您是不是想写 'month'?",
-        f"{path}:17: obligations[0].owner: 未定义的角色 'party-grop';您是不是想写 'party-group'?(或在 roles 中添加它)",
+        f"{path}:17: obligations[0].owner: 未定义的角色 'party-grop';您是不是想写 'party-group'?;可用的角色(写 id 或名称均可):party-group(室党组)、party-secretary(党组书记)、members(全体党员)(或在 roles 中添加它)",
         "日程有 2 处错误,未加载;请按上面的提示修改后重试。",
     ]
 

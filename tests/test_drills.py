@@ -310,7 +310,7 @@ def test_drill_bad_schedule_pushed_to_a_running_daemon_is_refused_and_the_admins
 
         save(files.plan, BROKEN_YAML)
         saved = time.monotonic()
-        refused = daemon.wait_for("schedule edit refused", within=5)
+        refused = daemon.wait_for("日程修改有误,未生效", within=5)
         noticed = time.monotonic() - saved
         assert f"{files.plan}:{BROKEN_LINE}: obligations[1].every: 'quaterly'" in refused
         alert = wait_until(lambda: [m for m in smtp_server.received if m.message["X-Planbell-Kind"] == "admin"],
@@ -321,9 +321,9 @@ def test_drill_bad_schedule_pushed_to_a_running_daemon_is_refused_and_the_admins
         # Saved again, still broken the same way (other bytes, the same error): refused again,
         # but the admins already know.
         save(files.plan, BROKEN_YAML + "\n")
-        daemon.wait_for("schedule edit refused", within=5)
+        daemon.wait_for("日程修改有误,未生效", within=5)
         save(files.plan, PLAN_YAML)
-        reloaded = daemon.wait_for("schedule reloaded", within=5)
+        reloaded = daemon.wait_for("日程已重新加载", within=5)
         wait_until(lambda: not outbox(database_url, MessageRow.status.in_(("pending", "sending")),
                                       MessageRow.next_attempt_at <= AFTERNOON_TUESDAY + timedelta(hours=1)),
                    within=10, what="the outbox emptying after the fix")
@@ -335,8 +335,8 @@ def test_drill_bad_schedule_pushed_to_a_running_daemon_is_refused_and_the_admins
     admin = [m for m in smtp_server.received if m.message["X-Planbell-Kind"] == "admin"]
     alerts = outbox(database_url, MessageRow.kind == "admin")
     report(capsys, f"drill bad-schedule: refused {noticed:.1f} s after the save "
-                   f"({refused.split('schedule edit refused: ')[-1]}); alive, /healthz {status}; "
-                   f"{len(admin)} admin alert for 2 broken saves; fixed: {reloaded.split(': ', 1)[-1]}")
+                   f"({refused.split('日程修改有误,未生效:')[-1]}); alive, /healthz {status}; "
+                   f"{len(admin)} admin alert for 2 broken saves; fixed: {reloaded.split('日程已重新加载:', 1)[-1]}")
     assert [m.key for m in admin] == [m.key for m in alert]
     assert len(admin) == 1 and admin[0].key.startswith("admin:schedule-invalid:")
     assert [row.key for row in alerts] == [admin[0].key]

@@ -66,9 +66,9 @@ def assert_refused(result, *phrases: str) -> None:
 
 def test_done_records_person_note_and_evidence_and_counts_days_late_in_local_time(db):
     # 17:00 UTC on the 25th is 01:00 on the 26th in Shanghai: one day late, not on time.
-    with freeze_time("2026-03-25 17:00:00"):
-        result = planbell(db, "done", STUDY, "--by", "zhang-wei", "--note", "学习《选读》第二卷",
-                          "--evidence", "OA-2026-031")
+    with freeze_time("2026-03-25 17:00:00"):  # (in service since January: the 25th was owed)
+        result = run_cli("done", STUDY, "--by", "zhang-wei", "--note", "学习《选读》第二卷",
+                         "--evidence", "OA-2026-031", database_url=db, go_live="2026-01-01")
     assert result.code == 0, result.err
     assert "已销号" in result.out and "逾期 1 天" in result.out
     row = occurrence(db, STUDY)
@@ -258,7 +258,8 @@ PACE_APRIL_1 = round(500 * 90 / 365, 1)  # 90 days of 2026 have passed on 1 Apri
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A quarter's work: one done late, one on time, one skipped, progress on two targets;
-    then the ledger exported on 1 April in all three formats."""
+    then the ledger exported on 1 April in all three formats. The office went live on
+    1 January, so January's unfinished duties are overdue, not 上线前."""
     folder = tmp_path_factory.mktemp("ledger")
     db = f"sqlite:///{folder / 'planbell.db'}"
     steps = [
@@ -271,7 +272,7 @@ def exported(tmp_path_factory):
     ]
     for when, args in steps:
         with freeze_time(when):
-            result = planbell(db, *args)
+            result = run_cli(*args, database_url=db, go_live="2026-01-01")
         assert result.code == 0, (args, result.err)
     out = {}
     with freeze_time(TODAY):

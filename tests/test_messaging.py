@@ -618,11 +618,13 @@ def test_a_webhook_url_that_is_not_a_url_fails_fast_without_echoing_it(monkeypat
 def template_context(**changes):
     occurrence = SimpleNamespace(
         id="safety-q1@2026-03-31", title="一季度安全生产大检查", due=date(2026, 3, 31), period="2026Q1",
-        item=3, source="各部门于每季度末前完成安全生产自查,并报送整改台账。",
+        item=3, source="各部门于每季度末前完成安全生产自查,并报送整改台账。", lead="zhang-wei",
     )
     links = {"done": "https://pb.example/act/T1", "explain": "https://pb.example/act/T2"}
     item = {"occurrence": occurrence, "stage": "remind-7d", "days_left": 7, "item_title": "安全生产",
-            "owner_name": "办公室", "assignee_names": ["张伟", "李娜"], "subject_name": None, "links": links}
+            "owner_name": "办公室", "assignee_names": ["张伟", "李娜"], "subject_name": None, "links": links,
+            "lead_name": "张伟", "colleague_names": ["李娜"],
+            "contacts": [SimpleNamespace(id="li-na", name="李娜", email="lina@example.gov.cn", phone="13800000002")]}
     context = {"person": SimpleNamespace(name="张伟"), "late": False, "today": date(2026, 3, 24),
                "send_at": datetime(2026, 3, 24, 9, 0, tzinfo=SHANGHAI), "kind": "reminder", "items": [item],
                "me_url": "https://pb.example/me"}
@@ -637,6 +639,7 @@ def test_reminder_markdown_says_what_when_how_long_and_how_to_check_it_off():
     assert "[已完成,去销号](https://pb.example/act/T1) · [说明情况 / 申请不办理](https://pb.example/act/T2)" in text
     assert "[我的工作台](https://pb.example/me)" in text
     assert "planbell done" not in text  # nobody in a group chat has a shell
+    assert "责任:办公室;牵头:张伟;参与:李娜" in text
     assert "迟发" not in text
     assert len(text) < 500  # a phone screen
 
@@ -656,6 +659,7 @@ def test_escalation_markdown_counts_days_late():
     assert text.startswith("**【planbell 逾期督办】张伟")
     assert "**1. 一季度安全生产大检查**(王五)" in text
     assert "已逾期 4 天" in text and "[已完成,去销号](https://pb.example/act/T1)" in text
+    assert "联系:李娜 lina@example.gov.cn 电话 13800000002" in text
 
 
 @pytest.mark.parametrize(

@@ -274,13 +274,13 @@ def test_planbell_run_applies_an_edit_within_5_s_refuses_a_bad_one_and_stops_on_
 
         save(files.plan, EDITED_YAML)
         edited = time.monotonic()
-        line = log.wait_for("schedule reloaded", within=5)
+        line = log.wait_for("日程已重新加载", within=5)
         print(f"\nedit applied after {time.monotonic() - edited:.1f} s: {line}")
 
         save(files.plan, BROKEN_YAML)
-        line = log.wait_for("schedule edit refused", within=5)
+        line = log.wait_for("日程修改有误,未生效", within=5)
         assert f"{files.plan}:{BROKEN_LINE}: obligations[0].remnid" in line
-        log.wait_for("keeping schedule", within=5)
+        log.wait_for("继续使用上一个正确版本", within=5)
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

@@ -194,9 +194,10 @@ def test_reminder_shows_each_duty_with_its_sentence_date_people_and_check_off_li
         assert f'<a href="{link("li-na", o)}"' in mail.html
     assert mail.html.count(">已完成,去销号</a>") == 2
     assert "https://pb.example.gov.cn/me?t=" in mail.text and "https://pb.example.gov.cn/me?t=" in mail.html
-    # Who else is on it: the other members of the 室党组 and of the 联动小组, not the reader.
-    assert f"责任:室党组;同办:{QUOTED_NAME}、刘洋、王强" in mail.text
-    assert "责任:党建群团工作联动小组;同办:陈静、吴昊" in mail.text
+    # Who leads it (the owner's first holder, the reader herself for the 联动小组) and who else
+    # is on it: the other members of the 室党组 and of the 联动小组, not the reader.
+    assert f"责任:室党组;牵头:{QUOTED_NAME};参与:刘洋、王强" in mail.text
+    assert "责任:党建群团工作联动小组;牵头:李娜;参与:陈静、吴昊" in mail.text
     assert f"要点:第 8 条「党群融合{HOSTILE}」,周期 2026-03" in mail.text
     assert "工作要点第 8 条「党群融合&lt;script&gt;alert(1)&lt;/script&gt;」</div>" in mail.html
 
@@ -205,8 +206,8 @@ def test_a_namesake_of_the_reader_is_still_listed_among_the_others_on_a_duty(tmp
     # 刘洋 renamed 李娜: two people called 李娜 share the 室党组's study; the reader is one.
     mail = build_office(tmp_path, renames=(("刘洋", "李娜"),)).compose(REMINDER)
     assert mail.text.startswith("李娜,")
-    assert "责任:室党组;同办:张伟、李娜、王强" in mail.text
-    assert "同办:张伟、李娜、王强" in visible(mail.html)
+    assert "责任:室党组;牵头:张伟;参与:李娜、王强" in mail.text
+    assert "参与:李娜、王强" in visible(mail.html)
 
 
 def test_overdue_reminder_says_how_many_days_late_in_red(office):
@@ -235,6 +236,7 @@ def test_escalation_names_the_days_late_and_who_is_to_do_it(office):
     for part in (mail.text, unbroken(mail.html)):
         assert part.count("已逾期 5 天") == 4 and part.count(cn_date(date(2026, 3, 25))) == 4
     assert "责任:支部书记;承办人:陈静" in mail.text
+    assert "联系:陈静(牵头) chenjing@example.gov.cn 电话 13800000005" in mail.text
     assert "(对象:李娜)" in mail.text
     assert f"责任:室党组;承办人:{QUOTED_NAME}、李娜、刘洋、王强" in mail.text
 
@@ -267,8 +269,8 @@ def test_digest_lists_overdue_this_week_upcoming_and_targets(office):
         assert "4月1日 周三开始" in part and "截止 2026年6月18日 周四" in part
         assert late.source in part and link("wu-hao", late) in part
         assert report.source in part and link("wu-hao", report, "progress") in part
-        assert "等 11 人" in part
-    assert f"同办:{QUOTED_NAME}、李娜、刘洋、王强、陈静、杨帆 等 11 人" in mail.text
+        assert "等 10 人" in part
+    assert f"牵头:{QUOTED_NAME};参与:李娜、刘洋、王强、陈静、杨帆、赵敏 等 10 人" in mail.text
 
 
 def test_digest_draws_each_target_against_the_years_pace(office):

@@ -6,7 +6,7 @@ import click
 
 from daemon import clock, feeds
 from daemon.cli.main import App, pass_app
-from daemon.cli.store_commands import Store
+from daemon.cli.store import Store
 from daemon.config import public_url
 from daemon.plan.fields import suggest
 

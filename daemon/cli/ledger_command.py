@@ -11,10 +11,10 @@ import click
 
 from daemon import clock
 from daemon.cli.main import EXIT_USAGE, App, pass_app
-from daemon.cli.store_commands import Store
+from daemon.cli.store import Store
 from daemon.config import workbench_url
 from daemon.ledger_export import FORMATS, build, ledger_years, write
-from daemon.plan.fields import listing, suggest
+from daemon.plan.hints import listing, suggest
 
 
 class YearType(click.ParamType):
@@ -68,7 +68,7 @@ def ledger(app: App, year: int, fmt: str | None, out: Path) -> None:
         raise _unwritable(out, "所在目录不存在")
 
     now = clock.now()
-    zone = ZoneInfo(app.settings.timezone)
+    zone = ZoneInfo(app.where.timezone)
     store = Store(app, now)
     with store.sessions() as session:
         years = ledger_years(session, store.schedule)
@@ -83,7 +83,8 @@ def ledger(app: App, year: int, fmt: str | None, out: Path) -> None:
 
     counts = result.counts()
     click.echo(f"{year} 年台账:{len(result.lines)} 项,已完成 {counts['done']},已逾期 {counts['overdue']},"
-               f"未完成 {counts['open']},不需办理 {counts['skipped']},已取消 {counts['cancelled']};"
+               f"未完成 {counts['open']},不需办理 {counts['skipped']},已取消 {counts['cancelled']},"
+               f"上线前 {counts['prelive']};"
                f"指标 {len(result.targets)} 项。")
     for file in files:
         click.echo(f"已写入 {file}")

@@ -15,9 +15,8 @@ from daemon.agenda import as_json, entries
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.table import table
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.fields import suggest
 from daemon.plan.loader import load_plan_file
-from daemon.plan.periods import WEEKDAY_NAMES
+from daemon.plan.model import WEEKDAY_NAMES
 from daemon.plan.roster import load_roster
 from daemon.plan.schedule import (
     Schedule,
@@ -43,13 +42,17 @@ def _window(app: App, start: date | None, end: date | None) -> tuple[date, date]
     return start, end
 
 
-def _check_person_role(schedule: Schedule, person: str | None, role: str | None) -> None:
-    if person and not schedule.roster.person(person):
-        ids = [p.id for p in schedule.roster.people]
-        raise click.BadParameter(f"名册中没有 '{person}'{suggest(person, ids)}", param_hint="--person")
+def _person_role(schedule: Schedule, person: str | None, role: str | None) -> tuple[str | None, str | None]:
+    """The person's id (given by id or name) and the role's id (given by id or name)."""
+    from daemon.cli.people import person_id
+    from daemon.plan.loader import unknown_role
+
+    person = person_id(schedule.roster, person, "--person") if person else None
     roles = schedule.roles()
+    role = {name: role_id for role_id, name in roles.items()}.get(role, role) if role else None
     if role and role not in roles:
-        raise click.BadParameter(f"日程中没有角色 '{role}'{suggest(role, roles)}", param_hint="--role")
+        raise click.BadParameter(unknown_role(role, roles), param_hint="--role")
+    return person, role
 
 
 @click.command()
@@ -100,8 +103,8 @@ def validate(app: App, paths: tuple[Path, ...]) -> None:
 @click.command()
 @click.option("--from", "start", type=DATE, help="开始日期(含),默认今天")
 @click.option("--to", "end", type=DATE, help=f"结束日期(含),默认开始后 {defaults.AGENDA_DAYS} 天")
-@click.option("--person", help="只看某人(名册中的 id)")
-@click.option("--role", help="只看某个角色负责或参与的")
+@click.option("--person", help="只看某人(名册中的 id 或姓名)")
+@click.option("--role", help="只看某个角色负责或参与的(id 或名称)")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @pass_app
 def agenda(app: App, start, end, person, role, fmt) -> None:
@@ -113,7 +116,7 @@ def agenda(app: App, start, end, person, role, fmt) -> None:
     """
     start, end = _window(app, start, end)
     schedule = app.schedule()
-    _check_person_role(schedule, person, role)
+    person, role = _person_role(schedule, person, role)
     found = entries(schedule, start, end, person=person, role=role)
     if fmt == "json":
         click.echo(json.dumps([as_json(p, o, schedule) for p, o in found], ensure_ascii=False, indent=2))
@@ -190,7 +193,7 @@ def coverage(app: App) -> None:
 @click.command()
 @click.option("--from", "start", type=DATE, required=True, help="开始日期(含)")
 @click.option("--to", "end", type=DATE, required=True, help="结束日期(含)")
-@click.option("--person", help="只导出某人的事项(名册中的 id)")
+@click.option("--person", help="只导出某人的事项(名册中的 id 或姓名)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="输出的 .ics 文件")
 @pass_app
 def ics(app: App, start, end, person, out: Path) -> None:
@@ -204,7 +207,7 @@ def ics(app: App, start, end, person, out: Path) -> None:
 
     start, end = _window(app, start, end)
     schedule = app.schedule()
-    _check_person_role(schedule, person, None)
+    person, _ = _person_role(schedule, person, None)
     found = entries(schedule, start, end, person=person)
     name = schedule.plans[0].title if len(schedule.plans) == 1 else "planbell"
     if person:

@@ -47,7 +47,7 @@ def run(app: App) -> None:
     service = Service(settings, all_notifiers(settings))
     result = service.start(clock.now())
     for warning in service.schedule.warnings:
-        log.warning("schedule: %s", warning)
+        log.warning("日程提醒:%s", warning)
     timezone = service.schedule.plans[0].timezone if service.schedule.plans else settings.timezone
     clockwork = Clockwork(service, timezone)
     server = _serve_http(settings, service, clockwork)

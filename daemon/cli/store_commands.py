@@ -1,4 +1,5 @@
-"""Commands that work on the database: done, skip, reopen, event, progress, status, db, simulate."""
+"""Commands that work on the database: event, progress, status, db, simulate (done, skip and
+reopen are in checkoff_commands)."""
 
 from __future__ import annotations
 
@@ -17,64 +18,20 @@ from sqlalchemy.exc import OperationalError
 from daemon import clock
 from daemon import ledger as ledger_ops
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
+from daemon.cli.people import person_id
+from daemon.cli.store import Store
 from daemon.cli.table import table
-from daemon.config import available_channels
-from daemon.digest import digest_settings
 from daemon.ledger import LedgerError
-from daemon.outbox import next_wake
-from daemon.pipeline import refresh
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.fields import suggest
+from daemon.plan.hints import half_width, suggest
 from daemon.plan.model import Cadence
-from daemon.render import cn_date
-from daemon.store.db import DatabaseUrlError, make_engine, sessions, upgrade
-from daemon.store.state import get_state, set_state
+from daemon.store.db import DatabaseUrlError, make_engine, upgrade
+from daemon.store.state import get_state
 from daemon.store.tables import MessageRow, OccurrenceRow
-
-
-class Store:
-    """The database, migrated and synced with the schedule before any command uses it."""
-
-    def __init__(self, app: App, now: datetime, sync: bool = True):
-        try:
-            self.engine = make_engine(app.settings.database_url)
-            upgrade(self.engine)
-        except DatabaseUrlError as exc:
-            raise click.ClickException(str(exc)) from None
-        except OperationalError as exc:
-            raise click.ClickException(f"无法连接数据库 {app.settings.database_url}:{exc.orig}") from None
-        self.sessions = sessions(self.engine)
-        if sync:
-            self.schedule = app.schedule()
-            self.digests = digest_settings(app.settings)
-            self.channels = available_channels(app.settings)
-            self.replan(now)
-
-    def replan(self, now: datetime) -> None:
-        with self.sessions.begin() as session:
-            refresh(session, self.schedule, now, self.digests, self.channels)
-            # The database now holds this schedule's expansion: say so, as the service does.
-            set_state(session, "schedule_version", self.schedule.version, now)
 
 
 def _actor(by: str | None) -> str:
     return by or f"cli:{getpass.getuser()}"
-
-
-def _occurrence(session, occurrence_id: str) -> OccurrenceRow:
-    row = ledger_ops.occurrence(session, occurrence_id)
-    if row is None:
-        ids = session.scalars(select(OccurrenceRow.id)).all()
-        hint = suggest(occurrence_id, ids) or ";用 planbell agenda 查看编号"
-        raise click.BadParameter(f"没有编号为 '{occurrence_id}' 的事项{hint}", param_hint="OCCURRENCE")
-    return row
-
-
-def _person(app: App, person: str | None) -> str | None:
-    if person and not app.schedule().roster.person(person):
-        ids = [p.id for p in app.schedule().roster.people]
-        raise click.BadParameter(f"名册中没有 '{person}'{suggest(person, ids)}", param_hint="--by")
-    return person
 
 
 def _fail(exc: LedgerError) -> None:
@@ -82,79 +39,10 @@ def _fail(exc: LedgerError) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _change(app: App, now: datetime, occurrence_id: str, change) -> tuple[OccurrenceRow, object]:
-    """Apply ``change(session, row)`` to one occurrence, then re-plan its reminders; returns
-    the (detached) row and what ``change`` returned."""
-    store = Store(app, now)
-    with store.sessions.begin() as session:
-        row = _occurrence(session, occurrence_id)
-        try:
-            result = change(session, row)
-        except LedgerError as exc:
-            _fail(exc)
-    store.replan(now)
-    return row, result
-
-
-@click.command()
-@click.argument("occurrence_id", metavar="OCCURRENCE")
-@click.option("--by", help="完成人(名册中的 id)")
-@click.option("--note", help="备注")
-@click.option("--evidence", help="佐证材料的链接或存放位置")
-@pass_app
-def done(app: App, occurrence_id, by, note, evidence) -> None:
-    """销号:把一项工作记为已完成,之后不再提醒。
-
-    \b
-    例:planbell done first-topic-study/2026-03 --by zhang-wei --note "学习《习近平著作选读》第二卷"
-    """
-    now = clock.now()
-    by = _person(app, by)
-    row, changed = _change(app, now, occurrence_id,
-                           lambda session, row: ledger_ops.check_off(session, row, now, _actor(by), by, note, evidence))
-    title, due, done_at = row.title, row.due, row.done_at
-    local = done_at.astimezone(ZoneInfo(app.settings.timezone)).date()
-    late = (local - due).days
-    when = f"逾期 {late} 天" if late > 0 else "按期完成"
-    prefix = "已销号" if changed else "此前已销号"
-    click.echo(f"{prefix}:{title}({occurrence_id}),截止 {cn_date(due)},{when}。")
-
-
-@click.command()
-@click.argument("occurrence_id", metavar="OCCURRENCE")
-@click.option("--reason", required=True, help="不办理的原因(记入台账)")
-@pass_app
-def skip(app: App, occurrence_id, reason) -> None:
-    """记为不需办理(如因故取消),写明原因,之后不再提醒。
-
-    \b
-    例:planbell skip joint-research/2026-Q1 --reason "省级联合调研本季度暂停"
-    """
-    now = clock.now()
-    row, _ = _change(app, now, occurrence_id,
-                     lambda session, row: ledger_ops.skip(session, row, now, _actor(None), reason))
-    click.echo(f"已记为不需办理:{row.title}({occurrence_id}),原因:{reason}")
-
-
-@click.command()
-@click.argument("occurrence_id", metavar="OCCURRENCE")
-@pass_app
-def reopen(app: App, occurrence_id) -> None:
-    """撤销销号或“不需办理”,重新开始提醒。
-
-    \b
-    例:planbell reopen first-topic-study/2026-03
-    """
-    now = clock.now()
-    row, changed = _change(app, now, occurrence_id,
-                           lambda session, row: ledger_ops.reopen(session, row, now, _actor(None)))
-    click.echo(f"{'已重新打开' if changed else '本来就是未完成状态'}:{row.title}({occurrence_id})")
-
-
 @click.command()
 @click.argument("obligation")
 @click.option("--date", "on", type=DATE, required=True, help="事件日期(如重大文稿起草开始的日期)")
-@click.option("--by", help="记录人(名册中的 id)")
+@click.option("--by", help="记录人(名册中的 id 或姓名)")
 @pass_app
 def event(app: App, obligation, on, by) -> None:
     """启动一项“按事件”职责,如重大文稿起草前的政治纪律交底。
@@ -162,15 +50,17 @@ def event(app: App, obligation, on, by) -> None:
     \b
     例:planbell event political-discipline-briefing --date 2026-03-10
     """
+    from daemon.words import cn_date
+
     now = clock.now()
-    by = _person(app, by)
-    schedule = app.schedule()
+    store = Store(app, now)
+    schedule = store.schedule
+    by = person_id(schedule.roster, by, "--by") if by else None
     plans = [p for p in schedule.plans if p.year == on.year]
     per_event = [o.id for p in plans for o in p.obligations if o.every == Cadence.PER_EVENT]
     if obligation not in per_event:
         hint = suggest(obligation, per_event) or (f";按事件的职责有:{', '.join(per_event)}" if per_event else f";{on.year} 年的日程没有按事件的职责")
         raise click.BadParameter(f"'{obligation}' 不是 {on.year} 年按事件(per-event)的职责{hint}", param_hint="OBLIGATION")
-    store = Store(app, now)
     with store.sessions.begin() as session:
         added = ledger_ops.record_event(session, obligation, on, now, _actor(by))
     store.replan(now)
@@ -182,44 +72,51 @@ def event(app: App, obligation, on, by) -> None:
         click.echo(f"已登记:{row.title}({row.id}),截止 {cn_date(row.due)}。")
 
 
-_AMOUNT = re.compile(r"^([+=]?)(\d+(?:\.\d+)?)$")
+_AMOUNT = re.compile(r"^([+=-]?)(\d+(?:\.\d+)?)$")
 
 
-@click.command()
+# -3 is an amount, not an option: unknown "options" reach the arguments.
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("target_id", metavar="TARGET")
-@click.argument("amount", metavar="(+N|=N)")
+@click.argument("amount", metavar="(+N|-N|=N)")
 @click.option("--year", type=int, help="指标所属年度,默认今年")
 @click.option("--note", help="备注,如本次完成的内容")
-@click.option("--by", help="填报人(名册中的 id)")
+@click.option("--by", help="填报人(名册中的 id 或姓名)")
 @pass_app
 def progress(app: App, target_id, amount, year, note, by) -> None:
-    """填报指标进度:+N 表示新增,=N 表示累计改为 N。
+    """填报指标进度:+N 表示新增,-N 表示更正(减去),=N 表示累计改为 N。
 
     \b
     例:planbell progress manuscripts-reviewed +12 --note "3月第2周审核文稿"
+        planbell progress manuscripts-reviewed -3 --note "重复计数更正"
         planbell progress complaint-closure-rate =96.5
     """
-    match = _AMOUNT.match(amount.strip())
+    match = _AMOUNT.match(half_width(amount.strip()))
     if not match:
-        raise click.BadParameter(f"'{amount}' 不是进度;请写 +12(新增)或 =120(累计)", param_hint="(+N|=N)")
+        raise click.BadParameter(f"'{amount}' 不是进度;请写 +12(新增)、-3(减去)或 =120(累计)", param_hint="(+N|-N|=N)")
     mode, value = match.group(1) or "+", float(match.group(2))
+    if mode == "-":
+        mode, value = "+", -value
     now = clock.now()
-    by = _person(app, by)
-    year = year or now.astimezone(ZoneInfo(app.settings.timezone)).year
-    schedule = app.schedule()
+    store = Store(app, now)
+    schedule = store.schedule
+    by = person_id(schedule.roster, by, "--by") if by else None
+    year = year or now.astimezone(ZoneInfo(app.where.timezone)).year
     targets = {t.id: t for p in schedule.plans if p.year == year for t in p.targets}
     target = targets.get(target_id)
     if target is None:
         raise click.BadParameter(f"{year} 年的日程没有指标 '{target_id}'{suggest(target_id, targets) or ';用 planbell targets 查看'}", param_hint="TARGET")
-    store = Store(app, now)
     with store.sessions.begin() as session:
         try:
             total = ledger_ops.record_progress(session, target, year, mode, value, note, now, _actor(by))
         except LedgerError as exc:
             _fail(exc)
-        today = now.astimezone(ZoneInfo(app.settings.timezone)).date()
+        today = now.astimezone(ZoneInfo(app.where.timezone)).date()
         reported = ledger_ops.close_reports(session, target.id, year, today, now, _actor(by), by)
-    store.replan(now)
+        if reported:
+            from daemon.outbox import withdraw
+
+            withdraw(session, set(reported), {p.id for p in schedule.roster.with_role(target.owner)})
     share = f"({total / target.value:.0%})" if target.value else ""
     click.echo(f"{target.title}:累计 {total:g} {target.unit},目标{target.comparator.words} {target.value:g} {target.unit}{share}")
     for occurrence_id in reported:
@@ -230,14 +127,18 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
 @pass_app
 def status(app: App) -> None:
     """服务状态:下次唤醒、待发/失败消息、最近的错误、日程版本。"""
+    from daemon.outbox import next_wake
+
     now = clock.now()
     try:
-        store, broken = Store(app, now), None
+        store = Store(app, now)
+        broken = store.broken
     except ScheduleInvalid as exc:  # show the state anyway: this is when status is needed most
         store, broken = Store(app, now, sync=False), exc
-    zone = ZoneInfo(app.settings.timezone)
+    zone = ZoneInfo(app.where.timezone)
     with store.sessions() as session:
         counts = dict(session.execute(select(MessageRow.status, func.count()).group_by(MessageRow.status)).all())
+        prelive = session.scalar(select(func.count()).select_from(OccurrenceRow).where(OccurrenceRow.status == "prelive"))
         wake = next_wake(session)
         state = get_state(session)
         failed = session.scalars(select(MessageRow).where(MessageRow.status == "failed")
@@ -258,10 +159,11 @@ def status(app: App) -> None:
         ["发送失败", str(counts.get("failed", 0))],
         ["过期未发", str(counts.get("expired", 0))],
         ["未完成事项", f"{open_count}(其中逾期 {overdue})"],
+        ["上线日期", f"{state['go_live'].value}(此前到期的 {prelive} 项记为上线前,不提醒)" if "go_live" in state else "尚未运行"],
     ]
     click.echo(table(["项目", "状态"], rows))
     reload_error = state.get("last_reload_error")
-    if broken is not None:
+    if broken is not None and store.broken is None:  # (the Store has already named them)
         click.echo(f"\n日程文件现在有 {len(broken.errors)} 处错误(服务仍按上一个正确版本运行):")
         for error in broken.errors:
             click.echo(f"  {error}")
@@ -326,7 +228,9 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
     else:
         held = None
         scratch = tempfile.TemporaryDirectory(prefix="planbell-sim-")
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch.name}/simulate.db"})
+        # The scratch database goes live on the first simulated day, as a new install would.
+        settings = settings.model_copy(update={"database_url": f"sqlite:///{scratch.name}/simulate.db",
+                                               "go_live": start})
         notifiers = {"email": MaildirNotifier(out, settings.mail_from)}
     service = Service(settings, notifiers, instance="simulate")
     result = run_simulation(service, start, end, settings.timezone, go_live=not deliver)

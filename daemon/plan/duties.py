@@ -25,14 +25,14 @@ from daemon.plan.model import (
 from daemon.plan.yamlsafe import YMap, YNode, YSeq, describe
 
 OBLIGATION_KEYS = (
-    "id", "item", "title", "source", "basis", "every", "due", "opens", "owner",
+    "id", "item", "title", "source", "basis", "every", "due", "opens", "owner", "lead",
     "participants", "for_each", "remind", "escalate", "if_not_workday",
 )
 TARGET_KEYS = (
     "id", "item", "title", "source", "basis", *[c.value for c in Comparator],
     "unit", "period", "owner", "report",
 )
-DUE_KEYS = ("month", "day", "weekday", "nth", "workday", "date")
+DUE_KEYS = ("month", "day", "weekday", "nth", "workday", "date", "if_missing")
 
 # Admins may write the cadence in Chinese; each maps to the canonical English value.
 CADENCE_WORDS = {
@@ -90,18 +90,24 @@ def _empty_first_year(rule, year: int) -> bool:
 
 
 class DutyReader(Reader):
-    def __init__(self, errors, year: int | None, defaults: PlanDefaults, refs: Refs):
+    def __init__(self, errors, year: int | None, defaults: PlanDefaults, refs: Refs,
+                 roles: dict[str, str] | None = None):
         super().__init__(errors)
         self.year = year
         self.defaults = defaults
         self.refs = refs
+        # A role may be written by its name (owner: 青年干部), as `agenda` shows it.
+        self.role_ids = {name: role_id for role_id, name in (roles or {}).items()}
         self.due_lines: dict[str, int] = {}  # obligation id → line of the due rule it uses
 
     # --- shared ----------------------------------------------------------------------
 
     def role(self, node: YNode | None, path: str) -> str | None:
-        value = self.slug(node, path)
+        """A role id, or a role's name from `roles:` (its id is returned); an unknown one is
+        reported with the roles there are once the whole file is read."""
+        value = self.text(node, path, 64)
         if value is not None:
+            value = self.role_ids.get(value, value)
             self.refs.roles.append((node.line, path, value))
         return value
 
@@ -201,7 +207,11 @@ class DutyReader(Reader):
         weekday = self._weekday(get("weekday"), f"{path}.weekday")
         nth = self.integer(get("nth"), f"{path}.nth", -1, 5) if "nth" in fields.entries else None
         workday = self.integer(get("workday"), f"{path}.workday", -23, 23) if "workday" in fields.entries else None
+        if_missing = self.choice(get("if_missing"), f"{path}.if_missing", ("last",), "缺日处理方式")
         if len(self.errors.errors) > before:
+            return None
+        if if_missing and (day is None or day == LAST_DAY):
+            self.fail(node, path, "if_missing 要和 day 一起写,如 {day: 30, if_missing: last}(小月和 2 月取月底)")
             return None
         chosen = [k for k in ("day", "weekday", "workday") if k in fields.entries]
         if len(chosen) > 1:
@@ -222,7 +232,8 @@ class DutyReader(Reader):
         if cadence in MONTHLY_CADENCES and month is not None and month > cadence.months:
             self.fail(node, path, f"month: {month} 超出了周期:month 是每期内的第几个月,every: {cadence.value} 只能写 1 到 {cadence.months}")
             return None
-        return DueRule(month=month, day=day, weekday=weekday, nth=nth, workday=workday)
+        return DueRule(month=month, day=day, weekday=weekday, nth=nth, workday=workday,
+                       last_if_missing=bool(if_missing))
 
     def _due_shorthand(self, node: YNode, path: str, cadence: Cadence) -> DueRule | None:
         raw = node.raw.strip()
@@ -284,6 +295,7 @@ class DutyReader(Reader):
         basis = self.text(get("basis"), f"{path}.basis", 200)
         every = self.cadence(get("every"), f"{path}.every")
         owner = self.role(get("owner"), f"{path}.owner")
+        lead = self.role(get("lead"), f"{path}.lead")
         participants = self.list_of(get("participants"), f"{path}.participants", self.role) or ()
         for_each = self.role(get("for_each"), f"{path}.for_each")
         remind = self.reminders(get("remind"), f"{path}.remind")
@@ -307,7 +319,7 @@ class DutyReader(Reader):
             id=ident, item=item, title=title, source=source, basis=basis,
             every=every[0], rrule=every[1], due=due, owner=owner,
             opens_days=self.defaults.opens_days if "opens" not in fields.entries else opens,
-            participants=participants, for_each=for_each,
+            participants=participants, lead=lead, for_each=for_each,
             remind_days=self.defaults.remind_days if remind is None else remind,
             escalate=self.defaults.escalate if escalate is None else (escalate or None),
             if_not_workday=shift or self.defaults.if_not_workday,

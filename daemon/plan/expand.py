@@ -33,6 +33,7 @@ class Occurrence:
     nominal_due: date  # before the working-day shift
     owner: str  # role id
     assignees: tuple[str, ...]  # person ids who must act
+    lead: str | None  # the one of them who leads (牵头): the lead role's, else the owner's, first holder
     subject: str | None  # for_each: the person the duty is about
     participants: tuple[str, ...]  # role ids also concerned
     remind_days: tuple[int, ...]
@@ -124,6 +125,7 @@ def _opens(ob: Obligation, period: Period, due: date) -> date:
 
 def _occurrences(ob: Obligation, period: Period, nominal: date, due: date, roster: Roster):
     owners = tuple(p.id for p in roster.with_role(ob.owner))
+    leads = tuple(p.id for p in roster.with_role(ob.lead)) if ob.lead else owners
     subjects: Iterable[str | None] = [None]
     if ob.for_each:
         subjects = [p.id for p in roster.with_role(ob.for_each)]
@@ -131,23 +133,27 @@ def _occurrences(ob: Obligation, period: Period, nominal: date, due: date, roste
         assignees = tuple(a for a in owners if a != subject)
         if subject is not None and not assignees:
             continue  # the only owner is the subject: nobody can hold a talk with themselves
+        lead = next((p for p in leads if p != subject), None)
+        if lead is not None and lead not in assignees:
+            assignees = (lead, *assignees)  # a lead from another role is reminded too
         suffix = f"/{subject}" if subject else ""
         yield Occurrence(
             id=f"{ob.id}/{period.label}{suffix}", obligation=ob.id, kind="duty", item=ob.item,
             title=ob.title, source=ob.source, basis=ob.basis, period=period.label,
             opens=_opens(ob, period, due), due=due, nominal_due=nominal, owner=ob.owner,
-            assignees=assignees, subject=subject, participants=ob.participants,
+            assignees=assignees, lead=lead, subject=subject, participants=ob.participants,
             remind_days=ob.remind_days, escalate=ob.escalate,
         )
 
 
 def _report(target: Target, period: Period, due: date, roster: Roster) -> Occurrence:
     """A progress report on a target, due on the last working day of each report period."""
+    assignees = tuple(p.id for p in roster.with_role(target.owner))
     return Occurrence(
         id=f"{target.id}/{period.label}", obligation=target.id, kind="report", item=target.item,
         title=target.title, source=target.source, basis=target.basis, period=period.label,
         opens=max(period.start, due - timedelta(days=7)), due=due, nominal_due=period.end,
-        owner=target.owner, assignees=tuple(p.id for p in roster.with_role(target.owner)),
+        owner=target.owner, assignees=assignees, lead=assignees[0] if assignees else None,
         subject=None, participants=(), remind_days=(1,), escalate=None,
     )
 

@@ -6,34 +6,22 @@ the path and the fix. Callers never see a YAML or Python exception.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from datetime import date, time
 from typing import Any
 
 from daemon.plan.errors import ErrorList
+from daemon.plan.hints import closest, half_width, listing, suggest  # noqa: F401 (re-exported)
 from daemon.plan.yamlsafe import InvalidScalar, YMap, YNode, YSeq, describe
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _DURATION = re.compile(r"^(\d{1,3})\s*([dw天周])$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-
-
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """'; did you mean X?' in Chinese, or '' when nothing is close."""
-    close = closest(word, choices)
-    return f";您是不是想写 '{close}'?" if close else ""
-
-
-def listing(choices: Iterable[str]) -> str:
-    return "、".join(str(c) for c in choices)
+# Chinese input methods type these in place of ',' and ':'; YAML sees no separator in them.
+_FULL_WIDTH_SEPARATORS = re.compile("[\uff0c\u3001\uff1b]")  # , 、 ;
+FULL_WIDTH_COLON = "\uff1a"
 
 
 class Reader:
@@ -54,12 +42,19 @@ class Reader:
         if node is None:
             return None
         if not isinstance(node, YMap):
-            self.fail(node, path, f"这里应是一组 '键: 值',而不是{describe(node)}")
+            colon = (f";冒号是全角的 '{FULL_WIDTH_COLON}',请改成半角 ':' 再加一个空格,如 day: 25"
+                     if FULL_WIDTH_COLON in str(node.raw) else "")
+            self.fail(node, path, f"这里应是一组 '键: 值',而不是{describe(node)}{colon}")
             return None
         allowed = list(allowed)
         misspelt = set()  # required keys a misspelling already points at: one error, not two
         for key, line in node.key_lines.items():
-            if key not in allowed:
+            if key not in allowed and FULL_WIDTH_COLON in key:
+                name, _, value = key.partition(FULL_WIDTH_COLON)
+                self.errors.add(line, _join(path, key), f"'{key}' 里的冒号是全角的 '{FULL_WIDTH_COLON}';"
+                                                      f"请改成半角冒号加空格:{name.strip()}: {value.strip()}")
+                misspelt.add(closest(name.strip(), allowed))
+            elif key not in allowed:
                 close = closest(key, allowed)
                 misspelt.add(close)
                 hint = f";您是不是想写 '{close}'?" if close else ";可用的键:" + listing(allowed)
@@ -158,10 +153,13 @@ class Reader:
         """A duration in whole days: 7d, 2w (also 7天, 2周)."""
         if node is None:
             return None
-        raw = node.raw.strip() if not isinstance(node, (YMap, YSeq)) else ""
+        # Full-width digits and letters (7d) read as meant; a comma (full-width ones become
+        # ',' here) means several durations where one is expected.
+        raw = half_width(node.raw.strip()) if not isinstance(node, (YMap, YSeq)) else ""
         match = _DURATION.match(raw)
         if not match:
-            self.fail(node, path, f"{describe(node)} 不是时长;请写成天数或周数,如 7d、1d、2w")
+            several = "(多个时长请写成列表 [7d, 1d],用半角逗号)" if "," in raw else ""
+            self.fail(node, path, f"{describe(node)} 不是时长;请写成天数或周数,如 7d、1d、2w{several}")
             return None
         count = int(match.group(1)) * (7 if match.group(2) in "w周" else 1)
         if count > max_days:
@@ -172,7 +170,7 @@ class Reader:
     def clock_time(self, node: YNode | None, path: str) -> time | None:
         if node is None:
             return None
-        raw = node.raw.strip() if not isinstance(node, (YMap, YSeq)) else ""
+        raw = half_width(node.raw.strip()) if not isinstance(node, (YMap, YSeq)) else ""
         match = _TIME.match(raw)
         if not match:
             self.fail(node, path, f"{describe(node)} 不是时刻;请写成带引号的 24 小时制,如 \"09:00\"")
@@ -183,12 +181,29 @@ class Reader:
         """A list whose items are read by ``read_one(node, path)``; a lone scalar is a list of one."""
         if node is None:
             return None
-        items = node.items if isinstance(node, YSeq) else [node]
         if isinstance(node, YMap):
             self.fail(node, path, "这里应是一个列表,如 [7d, 1d]")
             return None
+        items = [part for item in (node.items if isinstance(node, YSeq) else [node]) for part in _split_full_width(item)]
         values = [read_one(n, f"{path}[{i}]") for i, n in enumerate(items)]
         return None if any(v is None for v in values) else tuple(values)
+
+
+def _split_full_width(node: YNode) -> list[YNode]:
+    """'7d,1d' (full-width comma, so YAML saw one value) as the list the admin meant."""
+    if isinstance(node, (YMap, YSeq)) or not isinstance(node.value, str) or not _FULL_WIDTH_SEPARATORS.search(node.raw):
+        return [node]
+    import yaml
+
+    parts = [p.strip() for p in _FULL_WIDTH_SEPARATORS.split(node.raw) if p.strip()]
+    out = []
+    for part in parts:
+        try:
+            value = yaml.safe_load(part)
+        except yaml.YAMLError:
+            value = part
+        out.append(YNode(line=node.line, value=value, raw=part))
+    return out
 
 
 def _join(path: str, key: str) -> str:

@@ -20,7 +20,7 @@ from daemon.plan.workdays import WorkdayCalendar, has_official_arrangement, supp
 from daemon.plan.yamlsafe import YMap, YNode, YSeq, describe, load_yaml
 
 TOP_KEYS = ("plan", "roles", "obligations", "targets")
-PLAN_KEYS = ("title", "year", "timezone", "document", "calendar", "defaults", "items")
+PLAN_KEYS = ("title", "year", "office", "timezone", "document", "calendar", "defaults", "items")
 CALENDAR_KEYS = ("country", "extra_holidays", "extra_workdays")
 DEFAULTS_KEYS = ("send_at", "remind", "escalate", "if_not_workday", "opens", "due")
 
@@ -74,6 +74,7 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
     get = head.entries.get
     year = reader.integer(get("year"), "plan.year", 2000, 2100)
     title = reader.text(get("title"), "plan.title", 100)
+    office = reader.text(get("office"), "plan.office", 60)
     timezone = _timezone(reader, get("timezone"))
     calendar = _calendar(reader, get("calendar"), year)
     items = _items(reader, get("items"))
@@ -81,9 +82,9 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
 
     refs = Refs()
     defaults = PlanDefaults()
-    duties = DutyReader(errors, year, defaults, refs)
-    send_at = _defaults(duties, get("defaults"), defaults)
     roles = _roles(reader, top.entries.get("roles"))
+    duties = DutyReader(errors, year, defaults, refs, roles)
+    send_at = _defaults(duties, get("defaults"), defaults)
 
     obligations = _list(duties, top.entries.get("obligations"), "obligations", duties.obligation)
     targets = _list(duties, top.entries.get("targets"), "targets", duties.target)
@@ -94,7 +95,7 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
     if errors or year is None or calendar is None:
         return None
     plan = Plan(
-        title=title, year=year, file=str(path), timezone=timezone or TIMEZONE,
+        title=title, year=year, file=str(path), office=office, timezone=timezone or TIMEZONE,
         calendar=calendar, items=items or {}, roles=roles or {},
         obligations=tuple(o for o in obligations if o), targets=tuple(t for t in targets if t),
     )
@@ -254,12 +255,18 @@ def _check_refs(errors: ErrorList, refs: Refs, roles: dict | None, items: dict |
     if roles is not None:
         for line, path, role in refs.roles:
             if role not in roles:
-                hint = suggest(role, roles) or f";已定义的角色:{listing(roles)}"
-                errors.add(line, path, f"未定义的角色 '{role}'{hint}(或在 roles 中添加它)")
+                errors.add(line, path, unknown_role(role, roles) + "(或在 roles 中添加它)")
     if items:
         for line, path, item in refs.items:
             if item not in items:
                 errors.add(line, path, f"条目 {item} 不在 plan.items 中(已有编号 {min(items)}–{max(items)});请改用已有的编号,或在 plan.items 中添加它")
+
+
+def unknown_role(role: str, roles: dict[str, str]) -> str:
+    """'X' is no role: the close one if any, and always the roles there are, id and name."""
+    hint = suggest(role, [*roles, *roles.values()])
+    there = listing(f"{role_id}({name})" for role_id, name in roles.items()) or "(日程还没有定义角色)"
+    return f"未定义的角色 '{role}'{hint};可用的角色(写 id 或名称均可):{there}"
 
 
 def _squash(text: str) -> str:

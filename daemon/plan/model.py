@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from daemon import defaults
 
+WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
 
 class Cadence(StrEnum):
     WEEK = "week"
@@ -64,6 +66,8 @@ class DueRule:
     nth: int | None = None  # 1–5 or -1
     workday: int | None = None  # Nth working day of the month, -1 = last
     on: date | None = None  # a fixed date (every: once)
+    # `if_missing: last`: in a month without ``day`` (the 30th in February), its last day
+    last_if_missing: bool = False
 
 
 LAST_DAY = 99  # `day: last`
@@ -88,6 +92,7 @@ class Obligation:
     basis: str | None = None
     opens_days: int | None = None  # None: when the period starts
     participants: tuple[str, ...] = ()
+    lead: str | None = None  # the role whose first holder leads (牵头); None: the owner's
     for_each: str | None = None
     remind_days: tuple[int, ...] = ()
     escalate: Escalation | None = None
@@ -123,6 +128,7 @@ class Plan:
     title: str
     year: int
     file: str
+    office: str | None = None  # who sends the reminders (the From: name)
     timezone: str = defaults.TIMEZONE
     send_at: time = time.fromisoformat(defaults.SEND_AT)
     calendar: CalendarSpec = field(default_factory=CalendarSpec)
@@ -149,6 +155,7 @@ class Person:
     wecom: str | None = None
     dingtalk: str | None = None
     feishu: str | None = None
+    phone: str | None = None  # for an escalation to name who to call
     roles: tuple[str, ...] = ()
     channels: tuple[str, ...] = ("email",)  # where this person wants reminders
 
@@ -168,6 +175,11 @@ class Roster:
 
     def person(self, person_id: str) -> Person | None:
         return next((p for p in self.people if p.id == person_id), None)
+
+    def named(self, text: str) -> tuple[Person, ...]:
+        """The person whose id is ``text``, else everyone whose name it is (namesakes happen)."""
+        by_id = self.person(text)
+        return (by_id,) if by_id else tuple(p for p in self.people if p.name == text)
 
 
 @dataclass(frozen=True)

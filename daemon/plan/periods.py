@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
-from daemon.plan.model import LAST_DAY, Cadence, DueRule
+from daemon.plan.model import LAST_DAY, WEEKDAY_NAMES, Cadence, DueRule
 from daemon.plan.workdays import WorkdayCalendar
-
-WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
 class DueRuleError(ValueError):
@@ -103,5 +101,8 @@ def nominal_due(rule: DueRule, cadence: Cadence, period: Period, cal: WorkdayCal
     if day == LAST_DAY:
         return last
     if day > days_in_month:
-        raise DueRuleError(f"{first.year}年{first.month}月没有 {day} 日;要表示月底请写 day: last")
+        if rule.last_if_missing:
+            return last
+        raise DueRuleError(f"{first.year}年{first.month}月没有 {day} 日;要表示“{day} 日,没有这一天的月份取月底”"
+                           f"请写 due: {{day: {day}, if_missing: last}};要表示每月月底请写 day: last")
     return first.replace(day=day)

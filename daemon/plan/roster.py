@@ -8,12 +8,13 @@ from pathlib import Path
 
 from daemon import defaults
 from daemon.plan.errors import ErrorList, ScheduleInvalid
-from daemon.plan.fields import Reader, listing, suggest
-from daemon.plan.loader import read_text
+from daemon.plan.fields import Reader
+from daemon.plan.loader import read_text, unknown_role
 from daemon.plan.model import CHANNELS, Person, Roster
 from daemon.plan.yamlsafe import YMap, YNode, describe, load_yaml
 
-PERSON_KEYS = ("id", "name", "email", "wecom", "dingtalk", "feishu", "roles", "channels")
+PERSON_KEYS = ("id", "name", "email", "phone", "wecom", "dingtalk", "feishu", "roles", "channels")
+_PHONE = re.compile(r"^\+?[\d\s()-]{5,20}$")
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
@@ -40,6 +41,7 @@ def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[
     if top is None:
         return None
     people, ids, emails = [], {}, {}
+    by_name = {name: role_id for role_id, name in (roles or {}).items()}
     for i, node in enumerate(reader.sequence(top.entries.get("people"), "people") or ()):
         path = f"people[{i}]"
         fields = reader.mapping(node, path, PERSON_KEYS, ("id", "name", "roles"))
@@ -48,12 +50,12 @@ def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[
         get = fields.entries.get
         person_id = reader.slug(get("id"), f"{path}.id")
         email = _email(reader, get("email"), f"{path}.email")
-        person_roles = reader.list_of(get("roles"), f"{path}.roles", reader.slug) or ()
+        person_roles = reader.list_of(get("roles"), f"{path}.roles", lambda n, p: reader.text(n, p, 64)) or ()
+        person_roles = tuple(by_name.get(role, role) for role in person_roles)  # 青年干部 → youth
         for j, role in enumerate(person_roles):
             if roles is not None and role not in roles and role != defaults.ADMIN_ROLE:
                 role_node = get("roles").items[j] if hasattr(get("roles"), "items") else get("roles")
-                hint = suggest(role, roles) or f";日程里定义的角色:{listing(roles)}"
-                reader.fail(role_node, f"{path}.roles[{j}]", f"日程里没有角色 '{role}'{hint}")
+                reader.fail(role_node, f"{path}.roles[{j}]", unknown_role(role, roles))
         for value, seen, what in ((person_id, ids, "id"), (email, emails, "邮箱")):
             if value and value in seen:
                 reader.fail(node, path, f"{what} '{value}' 与第 {seen[value]} 行的人重复;每人的 {what} 要不同")
@@ -64,6 +66,7 @@ def _read(root: YNode, errors: ErrorList, roles: dict[str, str] | None) -> list[
             wecom=reader.text(get("wecom"), f"{path}.wecom", 64),
             dingtalk=reader.text(get("dingtalk"), f"{path}.dingtalk", 64),
             feishu=reader.text(get("feishu"), f"{path}.feishu", 64),
+            phone=_phone(reader, get("phone"), f"{path}.phone"),
             roles=tuple(person_roles),
         )
         channels = _channels(reader, get("channels"), f"{path}.channels", person)
@@ -82,6 +85,14 @@ def _channels(reader: Reader, node: YNode | None, path: str, person: Person) -> 
             reader.fail(node, path, f"选择了 {channel} 渠道,但没有填写此人的 {channel if channel != 'webhook' else 'email'} 账号")
             return None
     return tuple(dict.fromkeys(values))
+
+
+def _phone(reader: Reader, node: YNode | None, path: str) -> str | None:
+    value = reader.text(node, path, 30)
+    if value is not None and not _PHONE.match(value):
+        reader.fail(node, path, f"'{value}' 不是电话号码;请写数字,如 \"13800000001\" 或 \"0571-87000000\"(加引号)")
+        return None
+    return value
 
 
 def _email(reader: Reader, node: YNode | None, path: str) -> str | None:

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.plan.errors import ErrorList, ScheduleError, ScheduleInvalid
-from daemon.plan.loader import load_plan_file
 from daemon.plan.model import Plan, Roster
-from daemon.plan.roster import load_roster
 
 
 @dataclass(frozen=True)
@@ -53,6 +51,10 @@ def resolve_roster(path: Path) -> Path:
 
 def load_schedule(schedules: Path, roster_path: Path) -> Schedule:
     """Every plan and the roster, or ScheduleInvalid with every error of every file."""
+    # Imported here: a command acting on the stored schedule never parses YAML.
+    from daemon.plan.loader import load_plan_file
+    from daemon.plan.roster import load_roster
+
     errors: list[ScheduleError] = []
     warnings: list[ScheduleError] = []
     plans: list[Plan] = []

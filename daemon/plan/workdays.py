@@ -23,6 +23,11 @@ def _official(country: str, year: int) -> tuple[frozenset[date], frozenset[date]
     return days_off, workdays
 
 
+def is_adjusted_workday(day: date, country: str = "CN") -> bool:
+    """Whether ``day`` is a weekend day made a working day by the official arrangement (调休)."""
+    return day in _official(country, day.year)[1]
+
+
 def supported_countries() -> list[str]:
     return sorted(holidays.list_supported_countries())
 

@@ -59,11 +59,16 @@ class OccurrenceRow(Base):
     due: Mapped[date] = mapped_column(index=True)
     owner: Mapped[str] = mapped_column(String(64))
     assignees: Mapped[list] = mapped_column(default=list)
+    lead: Mapped[str | None] = mapped_column(String(64))  # the assignee who leads it (牵头)
     subject: Mapped[str | None] = mapped_column(String(64))
     escalate_to: Mapped[str | None] = mapped_column(String(64))
     escalate_after: Mapped[int | None] = mapped_column(Integer)
     remind_days: Mapped[list] = mapped_column(default=list)
-    # open | done | skipped | cancelled (its obligation left the schedule; history is kept)
+    # The day its duty entered the schedule, when that was after the first sync (a duty added
+    # mid-year owes only what falls due from then on); None: owed since go-live.
+    owed_from: Mapped[date | None]
+    # open | done | skipped | cancelled (its obligation left the schedule; history is kept) |
+    # prelive (due before go-live or before its duty was added: never owed, never reminded)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(64))
