@@ -37,6 +37,8 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
 
 def problem(request: Request, status: int, title: str, message: str, **context) -> HTMLResponse:
     """A page that says what went wrong and what to do next — never a traceback."""
+    context.setdefault("login", False)  # offer the sign-in page
+    context.setdefault("switch", False)  # another person is signed in on this device
     return page(request, "problem.html", status=status, title=title, message=message, **context)
 
 
