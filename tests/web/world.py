@@ -27,6 +27,7 @@ from daemon.links import BadLink, Links
 from daemon.plan.schedule import load_schedule
 from daemon.store.db import make_engine, sessions
 from daemon.store.secret import shared_secret
+from daemon.store.tables import AuditRow, BlobRow, EvidenceRow, MessageRow, OccurrenceRow
 from daemon.web.context import Workbench
 from daemon.web.server import WebServer
 from tests.clirun import ROSTER, SCHEDULES, run_cli
@@ -253,6 +254,19 @@ class World:
 
     def occurrence(self, occurrence_id: str) -> dict:
         return next(o for o in self.ledger()["occurrences"] if o["id"] == occurrence_id)
+
+    def footprint(self) -> dict:
+        """Everything a request could have changed: the ledger export, and every row of the
+        audit trail, the evidence, its bytes and the outbox."""
+        engine = make_engine(self.settings["database_url"])
+        try:
+            with engine.connect() as connection:
+                tables = {t.name: connection.execute(t.select()).all()
+                          for t in (AuditRow.__table__, EvidenceRow.__table__, BlobRow.__table__,
+                                    MessageRow.__table__, OccurrenceRow.__table__)}
+        finally:
+            engine.dispose()
+        return {"ledger": self.ledger(), **tables}
 
     def stop(self) -> None:
         if self.server is not None:
