@@ -49,7 +49,11 @@ def phone(chromium):
 
 
 def fits_the_screen(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    """Nothing wider than the phone, and the top bar shows all it holds (a stray CSS rule once
+    squeezed it to 20 px and cut its words)."""
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    bar = page.evaluate("(h => [h.scrollHeight, h.clientHeight])(document.querySelector('header'))")
+    return wide <= PHONE["width"] and bar[0] <= bar[1]
 
 
 def confirm_with_note_and_pdf(page, note: str, filename: str) -> None:

@@ -188,6 +188,7 @@ class World:
     folder: Path
     clock: Clock
     links: Links
+    schedule: object = None  # the schedule the server reads (the month's roster)
     server: WebServer | None = None
     hooks_seen: int = 0  # robot bodies before this world's own
     _mail_seen: set = field(default_factory=set)
@@ -293,8 +294,8 @@ def open_world(march: March, folder: Path, now: datetime = ACTING, serve: bool =
     links = Links(secret, march.public_url)
     world = World(march, folder, Clock(now), links, hooks_seen=len(march.hooks.bodies))
     world.new_mails()  # the month's mail is not news to new_mails()
+    world.schedule = schedule = load_schedule(SCHEDULES, march.roster)
     if serve:
-        schedule = load_schedule(SCHEDULES, march.roster)
         bench = Workbench(sessions=made, schedule=lambda: schedule, links=links, clock=world.clock)
         world.server = WebServer(bench, "127.0.0.1", march.port)
         world.server.start()
