@@ -18,6 +18,7 @@ from daemon.links import Links
 from daemon.service import Service
 from daemon.store.db import make_engine, sessions
 from daemon.store.tables import AuditRow, OccurrenceRow
+from daemon.web.auth import COOKIE
 from notifiers.factory import all_notifiers
 from tests.clirun import ROOT, planbell_env
 from tests.instances import settings_from
@@ -80,6 +81,10 @@ def test_the_same_link_posted_to_two_instances_at_once_checks_off_once(postgres_
             assert headings == ["已销号", "此前已销号"], headings
             slower = next(a for a in answers if "此前已销号" in a.text)
             assert re.search(r"已于 2026-03-24 10:00 由 李娜 销号", slower.text), slower.text[-1200:]
+        # Either instance shows her the three as done (her duties read by SQL on PostgreSQL's JSON).
+        me = httpx.get(f"{urls[1]}/me", cookies={COOKIE: links.session_cookie("li-na", NOW)})
+        assert me.status_code == 200 and "李娜 的工作台" in me.text
+        assert re.search(r"已完成 · 3 项", me.text), me.text[-2000:]
     finally:
         for process, _ in instances:
             process.stdin.close()

@@ -49,7 +49,8 @@ def check_off(client: httpx.Client, link: str, note: str = "", files=(), **heade
 
 
 def test_opening_every_link_of_a_reminder_an_escalation_a_digest_and_a_robot_message_changes_nothing(world):
-    mails = [world.mails(kind=kind)[-1] for kind in ("reminder", "escalation", "digest")]
+    mails = [world.mails(kind=kind, to=to)[-1]
+             for kind, to in (("reminder", "lina@"), ("escalation", "zhangwei@"), ("digest", "lina@"))]
     messages = [[href for href, _ in m.links] for m in mails]
     messages.append(MARKDOWN_LINK.findall(world.robot_messages()[-1]["markdown"]))
     messages[-1] = [url for _, url in messages[-1]]
@@ -63,10 +64,23 @@ def test_opening_every_link_of_a_reminder_an_escalation_a_digest_and_a_robot_mes
             for url in ours:
                 for method in ("GET", "HEAD"):
                     answer = scanner.request(method, url)
-                    assert answer.status_code == 200, f"{method} {url}: {answer.status_code}"
-                    opened += 1
+                    # 410: the button of a duty overdue for more than 60 days (see below)
+                    assert answer.status_code in (200, 410), f"{method} {url}: {answer.status_code}"
+                    opened += answer.status_code == 200
     assert opened >= 60
     assert world.footprint() == before
+
+
+@pytest.mark.xfail(strict=True, reason="a link is valid until due + 60 days, so a digest or an escalation "
+                   "about a duty overdue longer than that carries a button that is dead when it is sent")
+def test_every_button_of_a_message_works_on_the_day_it_is_sent(world):
+    dead = []
+    for mail in world.mails():
+        world.clock.now = mail.sent
+        for href, words in mail.links:
+            if "/act/" in href and not world.claims([href]):
+                dead.append(f"{mail.sent:%m-%d} {mail.kind} to {mail.to}: {words}")
+    assert not dead, f"{len(dead)} dead buttons, e.g. {dead[:3]}"
 
 
 # --- links that do not verify ------------------------------------------------------------
