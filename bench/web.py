@@ -22,7 +22,8 @@ form's CSRF token), each to a different open duty of that person, through the sa
 baseline, its rounds taking turns with planbell's: the same requests to a bare Starlette
 endpoint, served by uvicorn with the same settings, that reads the duty's row (one SELECT by
 primary key on the same database, in a worker thread as the workbench does) and answers its
-title. Best of ``--rounds`` each. The last line is ``ratio=X.XX``: planbell check-offs/s ÷ bare
+title. Best of ``--rounds`` each; also the CPU time of the whole process (client and servers)
+per request, which a busy machine disturbs much less than the rates. The last line is ``ratio=X.XX``: planbell check-offs/s ÷ bare
 requests/s (goal ≥ 0.5).
 
 ``--profile FILE`` writes pyinstrument profiles (text; FILE.me and FILE.post) of the workbench's side of the /me requests
@@ -187,13 +188,15 @@ def me_latencies(client: httpx.Client, url: str, count: int) -> list[float]:
     return out
 
 
-def post_rate(client: httpx.Client, requests: list[tuple[str, dict]], check: str = "") -> float:
-    started = time.perf_counter()
+def post_rate(client: httpx.Client, requests: list[tuple[str, dict]], check: str = "") -> tuple[float, float]:
+    """Requests per second (wall), and CPU seconds per request of this whole process (client and
+    both servers: a figure a busy machine disturbs much less than the wall clock)."""
+    started, cpu = time.perf_counter(), time.process_time()
     for url, body in requests:
         answer = client.post(url, **body)
         if answer.status_code != 200 or check not in answer.text:
             raise SystemExit(f"POST {url} answered {answer.status_code}: {answer.text[-400:]}")
-    return len(requests) / (time.perf_counter() - started)
+    return len(requests) / (time.perf_counter() - started), (time.process_time() - cpu) / len(requests)
 
 
 def main() -> None:
@@ -233,6 +236,7 @@ def main() -> None:
                 profile_into(profiler, args.profile, "post")
                 duties = iter(future)
                 best = {"planbell": 0.0, "bare": 0.0}
+                cpu = {"planbell": [], "bare": []}
                 for _ in range(args.rounds):
                     batch = [next(duties) for _ in range(args.posts)]
                     ours = []
@@ -242,12 +246,16 @@ def main() -> None:
                                      form("已按期谈话", links.csrf(token))))
                     theirs = [(f"http://127.0.0.1:{bare.port}/row/{occurrence}", form("已按期谈话", None))
                               for occurrence, _ in batch]
-                    best["planbell"] = max(best["planbell"], post_rate(client, ours, "已销号"))
-                    best["bare"] = max(best["bare"], post_rate(client, theirs))
+                    for side, requests, check in (("planbell", ours, "已销号"), ("bare", theirs, "")):
+                        rate, seconds = post_rate(client, requests, check)
+                        best[side] = max(best[side], rate)
+                        cpu[side].append(seconds)
                 profile_into(profiler, args.profile, None)
             print(f"planbell check-off POST (token, form, CSRF, locked row, ledger + audit, commit, page): "
-                  f"{best['planbell']:.0f}/s (best of {args.rounds} × {args.posts})")
-            print(f"bare Starlette POST reading one row: {best['bare']:.0f}/s (best of {args.rounds} × {args.posts})")
+                  f"{best['planbell']:.0f}/s (best of {args.rounds} × {args.posts}), "
+                  f"{min(cpu['planbell']) * 1000:.2f} ms CPU a request")
+            print(f"bare Starlette POST reading one row: {best['bare']:.0f}/s (best of {args.rounds} × {args.posts}), "
+                  f"{min(cpu['bare']) * 1000:.2f} ms CPU a request")
             print(f"ratio={best['planbell'] / best['bare']:.2f}")
         finally:
             planbell.stop()
