@@ -163,6 +163,8 @@ def profile_into(profiled: Profiled | None, path: Path | None, name: str) -> Non
     """Write the profile of the moment to PATH.NAME; start a new one (None: stop profiling)."""
     if profiled is None:
         return
+    while profiled.profiler is not None and profiled.profiler.is_running:
+        time.sleep(0.01)  # the last response reached the client before its request's profile ended
     if profiled.profiler is not None and profiled.profiler.last_session is not None:
         out = path.with_name(f"{path.name}.{profiled.name}")
         out.write_text(profiled.profiler.output_text(unicode=True, color=False), encoding="utf-8")
