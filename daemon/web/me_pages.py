@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import quote
 
-from sqlalchemy import String, cast, func, not_, or_, select
+from sqlalchemy import String, and_, cast, func, not_, or_, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -42,9 +42,9 @@ def _my_duties(session, schedule, person_id: str, today, year: int) -> dict:
     row = OccurrenceRow
     week_end = today + timedelta(days=6 - today.weekday())
     mine_open = (row.plan_year == plan.year, _assigned_to(person_id), row.status == "open")
-    # Every row a section can hold is due by the week's end or opens within the week: the
-    # digest's sections are chosen from those; the others are all "later".
-    near_rule = or_(row.due <= week_end, row.opens <= today + UPCOMING_WITHIN)
+    # Every row a section can hold is due by the week's end or opens in the coming days: the
+    # digest's sections are chosen from those; all the others are "later".
+    near_rule = or_(row.due <= week_end, and_(row.opens > today, row.opens <= today + UPCOMING_WITHIN))
     near = list(session.scalars(select(row).where(*mine_open, near_rule)))
     progress = digest.progress_by_target(session, plan)
     sections = digest.personal(near, progress, plan, schedule.roster, person_id, today)
