@@ -71,7 +71,7 @@ PERSON = "chen-jing"  # the example roster's 支部书记
 PEOPLE = 300
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚桂英华玉兰"
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PDF = b"%PDF-1.4\n%%EOF\n"  # evidence here is only stored and listed, never opened: its type is all that counts
 
 
 def roster_of(count: int) -> str:

@@ -38,12 +38,24 @@ FIRST, LAST = date(2026, 3, 1), date(2026, 3, 24)  # the simulated days; the tes
 ACTING = datetime(2026, 3, 24, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
 ROBOT_READER = "li-na"  # reads her reminders by email and in the group chat
 
-# The smallest PDF a viewer opens: one empty page, its cross-reference table at the right offsets.
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-       b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-       b"xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000052 00000 n \n"
-       b"0000000101 00000 n \ntrailer<</Size 4/Root 1 0 R>>\nstartxref\n170\n%%EOF\n")
+
+def _pdf() -> bytes:
+    """The smallest PDF a viewer opens: one empty A4 page, its cross-reference table at the
+    offsets its objects really have."""
+    objects = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+               b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, table)
+    return bytes(out)
+
+
+PDF = _pdf()
 
 
 def robot_roster(folder: Path) -> Path:
