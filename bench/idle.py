@@ -6,8 +6,8 @@ Run from the repository root:
 
 `planbell run` starts on the bundled plan (schedules/plan-2026.yaml, the example roster), with
 the workbench on a free loopback port (asked for /healthz and /login once ready) unless
---no-web, with a scratch SQLite file and Maildir in a temporary folder; start-to-ready is the time from spawning
-it to its log line containing "ready". After a short settle (its first tick and first reload
+--no-web, with a scratch SQLite file and Maildir in a temporary folder; start-to-ready is the
+time from spawning it to its log line containing "ready". After a short settle (its first tick and first reload
 poll), both it and the baseline — `python -c "import time; time.sleep(…)"`, started together
 with it — are sampled once a second for the window from /proc/<pid>/stat (utime + stime, in
 clock ticks, all threads, living and exited) and /proc/<pid>/status (VmRSS; voluntary context
