@@ -1,0 +1,127 @@
+"""Giving up, loudly and once: a message the relay never takes is tried MAX_ATTEMPTS times with
+growing waits, then marked failed and the admins told; a failed admin alert raises no alert
+about itself; a message that can never be delivered (no address, no such channel) fails at its
+first attempt instead of being retried for hours.
+
+The real Service on a SQLite file; the relay is a closed port on 127.0.0.1 (nothing listens:
+every connection is refused at once) or a real SMTP server.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from daemon import defaults
+from daemon.outbox import enqueue
+from daemon.service import Service
+from daemon.store.tables import DeliveryRow, MessageRow
+from tests.smallplan import ROSTER_YAML, at, make_service, received, write_plan
+from tests.smtpserver import free_port
+
+# 2 January 2026 is a holiday: nothing of the plan is due that day, only what a test queues.
+HOLIDAY = date(2026, 1, 2)
+NEXT_PLANNED = at(date(2026, 1, 4))  # the first message the plan itself owes
+
+
+def queue_reminder(service: Service, person: str = "li-na", channel: str = "email") -> str:
+    """One reminder of the monthly report, as the planner (or another instance) writes it."""
+    key = f"reminder:{person}:{HOLIDAY.isoformat()}:{channel}"
+    with service.sessions.begin() as session:
+        enqueue(session, key=key, kind="reminder", person=person, channel=channel, send_at=at(HOLIDAY),
+                content={"items": [{"occurrence": "monthly-report/2026-01", "stage": "open"}]},
+                now=at(date(2026, 1, 1)))
+    return key
+
+
+def run_wakes(service: Service, until) -> int:
+    """The dispatcher at every wake-up it asks for, as `planbell run` does, until ``until``."""
+    runs = 0
+    while (wake := service.next_wake()) is not None and wake < until:
+        with freeze_time(wake):
+            service.dispatch(wake)
+        runs += 1
+        assert runs < 200, "the dispatcher keeps waking: something is retried for ever"
+    return runs
+
+
+def rows_and_tries(service: Service):
+    with service.sessions() as session:
+        rows = {r.key: r for r in session.scalars(select(MessageRow).where(MessageRow.send_at < NEXT_PLANNED))}
+        tries = defaultdict(list)
+        for d in session.scalars(select(DeliveryRow).order_by(DeliveryRow.id)):
+            tries[d.message_id].append(d)
+    return rows, {key: tries[row.id] for key, row in rows.items()}
+
+
+def test_a_message_the_relay_never_takes_is_tried_max_attempts_times_with_growing_waits_then_given_up(tmp_path):
+    files = write_plan(tmp_path)
+    service = make_service(files, free_port())  # nothing listens there
+    service.start(at(date(2026, 1, 1)))
+    key = queue_reminder(service)
+
+    run_wakes(service, NEXT_PLANNED)
+    rows, tries = rows_and_tries(service)
+    service.engine.dispose()
+
+    reminder = rows[key]
+    assert (reminder.status, reminder.attempts) == ("failed", defaults.MAX_ATTEMPTS)
+    outcomes = [d.outcome for d in tries[key]]
+    assert outcomes == ["retry"] * (defaults.MAX_ATTEMPTS - 1) + ["failed"]
+    assert "refused" in reminder.last_error
+    # Each wait twice the one before, from a minute, at most an hour, give or take the jitter.
+    waits = [(b.started_at - a.started_at).total_seconds() for a, b in zip(tries[key], tries[key][1:], strict=False)]
+    for attempt, wait in enumerate(waits, start=1):
+        planned = min(defaults.RETRY_BASE_SECONDS * 2 ** (attempt - 1), defaults.RETRY_MAX_SECONDS)
+        assert 0.8 * planned <= wait <= 1.2 * planned, (attempt, wait, planned)
+    assert tries[key][0].started_at == at(HOLIDAY)
+
+    # The admins were told once, in an alert that the same relay then failed to deliver too: it
+    # was retried and given up on like any message, and raised no alert about itself.
+    admin = {k: r for k, r in rows.items() if r.kind == "admin"}
+    assert list(admin) == [f"admin:delivery-failed:{key}:{defaults.MAX_ATTEMPTS}:xu-li:email"]
+    [alert] = admin.values()
+    assert alert.content["context"]["recipient"] == "li-na"
+    assert (alert.status, alert.attempts) == ("failed", defaults.MAX_ATTEMPTS)
+    assert [d.outcome for d in tries[alert.key]][-1] == "failed"
+
+
+def test_a_reminder_to_someone_without_an_email_address_fails_at_once_and_the_admins_hear(
+        tmp_path, smtp_server):
+    files = write_plan(tmp_path)
+    files.roster.write_text(ROSTER_YAML.replace(" email: lina@example.gov.cn,", ""), encoding="utf-8")
+    service = make_service(files, smtp_server.port)
+    service.start(at(date(2026, 1, 1)))
+    key = queue_reminder(service)
+    run_wakes(service, NEXT_PLANNED)
+    rows, tries = rows_and_tries(service)
+    service.engine.dispose()
+
+    assert (rows[key].status, rows[key].attempts) == ("failed", 1)  # not retried for hours
+    assert "李娜 (li-na) has no email address in the roster" in rows[key].last_error
+    [alert] = received(smtp_server)
+    assert alert.kind == "admin" and alert.person == "xu-li"
+    assert "li-na" in alert.text and "no email address" in alert.text
+
+
+def test_a_queued_message_for_a_channel_that_is_not_configured_fails_at_once_and_the_admins_hear(
+        tmp_path, smtp_server):
+    files = write_plan(tmp_path)
+    files.roster.write_text(ROSTER_YAML.replace("lina@example.gov.cn,", "lina@example.gov.cn, wecom: LiNa,"),
+                            encoding="utf-8")
+    service = make_service(files, smtp_server.port)  # email only
+    service.start(at(date(2026, 1, 1)))
+    # Queued by an instance that has a WeCom robot (several instances share one PostgreSQL).
+    key = queue_reminder(service, channel="wecom")
+    run_wakes(service, NEXT_PLANNED)
+    rows, _ = rows_and_tries(service)
+    service.engine.dispose()
+
+    assert (rows[key].status, rows[key].attempts) == ("failed", 1)
+    assert rows[key].last_error == "channel 'wecom' is not configured"
+    [alert] = received(smtp_server)
+    assert alert.key == f"admin:delivery-failed:{key}:1:xu-li:email"
+    assert "wecom" in alert.text
