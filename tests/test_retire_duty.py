@@ -1,0 +1,97 @@
+"""Retiring a duty from the schedule and adding it back: what was owed stays owed, what is to
+come is cancelled with its reminders, a duty that comes back is open again, and the ledger
+refuses to check off, skip or reopen what was cancelled.
+
+The real Service (reload of the edited plan, as `planbell run` does) and the real CLI, on a
+SQLite file, with the small plan of tests/smallplan.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from daemon.store.tables import MessageRow, OccurrenceRow
+from tests.clirun import run_cli
+from tests.smallplan import PLAN_YAML, at, make_service, write_plan
+
+MONTHLY = PLAN_YAML[PLAN_YAML.index("  - id: monthly-report"):PLAN_YAML.index("  - id: quarterly-meeting")]
+RETIRED_YAML = PLAN_YAML.replace(MONTHLY, "")
+BACK_ON = at(date(2026, 4, 10), time(15, 0))
+
+
+def statuses(service) -> dict[str, str]:
+    with service.sessions() as session:
+        return dict(session.execute(select(OccurrenceRow.id, OccurrenceRow.status)
+                                    .where(OccurrenceRow.obligation == "monthly-report")).all())
+
+
+def waiting(service, after) -> set[str]:
+    """Keys of the pending messages after ``after`` that list a monthly report."""
+    with service.sessions() as session:
+        rows = session.scalars(select(MessageRow).where(MessageRow.status == "pending", MessageRow.send_at > after))
+        return {r.key for r in rows
+                if any(i.get("occurrence", "").startswith("monthly-report/") for i in r.content.get("items", ()))}
+
+
+@pytest.mark.parametrize("retired_on, still_owed, reminders_left", [
+    # Tuesday 3 March: February's report (due 25 February) is overdue and stays so, with its
+    # last two overdue reminders; March's and later are cancelled with theirs.
+    (date(2026, 3, 3), {"2026-01", "2026-02"}, {"reminder:li-na:2026-03-05:email", "reminder:li-na:2026-03-12:email"}),
+    # On March's due day: not yet late, so cancelled like the months after it.
+    (date(2026, 3, 25), {"2026-01", "2026-02"}, set()),
+])
+def test_a_retired_duty_keeps_what_is_past_due_cancels_what_is_to_come_and_comes_back_open(
+        tmp_path, smtp_server, retired_on, still_owed, reminders_left):
+    files = write_plan(tmp_path)
+    service = make_service(files, smtp_server.port)
+    retired_at = at(retired_on, time(15, 0))
+    with freeze_time(at(date(2026, 1, 1))) as frozen:
+        service.start(at(date(2026, 1, 1)))
+        assert set(statuses(service).values()) == {"open"}
+        assert "reminder:li-na:2026-04-17:email" in waiting(service, retired_at)  # April's, 7 days ahead
+
+        frozen.move_to(retired_at)
+        files.plan.write_text(RETIRED_YAML, encoding="utf-8")
+        assert service.reload(retired_at) is True
+        retired = statuses(service)
+        left = waiting(service, retired_at)
+
+        frozen.move_to(BACK_ON)
+        files.plan.write_text(PLAN_YAML, encoding="utf-8")
+        assert service.reload(BACK_ON) is True
+        back = statuses(service)
+        after_return = waiting(service, BACK_ON)
+    service.engine.dispose()
+
+    # Owed and not done: the ledger goes on saying so, and its overdue reminders go on.
+    assert {o for o, s in retired.items() if s == "open"} == {f"monthly-report/{m}" for m in still_owed}
+    assert {o for o, s in retired.items() if s == "cancelled"} == set(retired) - {
+        f"monthly-report/{m}" for m in still_owed}
+    assert left == reminders_left
+    # The duty is back: nothing of it is stuck cancelled, and the coming months are reminded again.
+    assert set(back.values()) == {"open"}
+    assert "reminder:li-na:2026-04-17:email" in after_return  # April's report, 7 days ahead
+
+
+RETIRED_STUDY = "monthly-report/2026-06"
+
+
+@pytest.mark.parametrize("args, refusal", [
+    (("done", RETIRED_STUDY, "--by", "li-na"), "已取消(对应职责已从日程中移除),无需销号"),
+    (("skip", RETIRED_STUDY, "--reason", "已合并"), "已取消(对应职责已从日程中移除)"),
+    (("reopen", RETIRED_STUDY), "已取消(对应职责已从日程中移除),不能重新打开"),
+])
+def test_the_ledger_refuses_to_check_off_skip_or_reopen_a_cancelled_duty(tmp_path, args, refusal):
+    files = write_plan(tmp_path)
+    database_url = f"sqlite:///{files.database}"
+    with freeze_time(at(date(2026, 3, 25), time(15, 0))):
+        assert run_cli("status", schedules=files.schedules, roster=files.roster,
+                       database_url=database_url).code == 0
+        files.plan.write_text(RETIRED_YAML, encoding="utf-8")
+        result = run_cli(*args, schedules=files.schedules, roster=files.roster, database_url=database_url)
+    assert result.code == 2 and "Traceback" not in result.err, (result.out, result.err)
+    assert result.err.strip() == f"错误:{RETIRED_STUDY} {refusal}"
