@@ -9,13 +9,17 @@ every connection is refused at once) or a real SMTP server.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+import random
+import re
+from collections import Counter, defaultdict
 from datetime import date
 
 from freezegun import freeze_time
 from sqlalchemy import select
 
 from daemon import defaults
+from daemon.dispatch import backoff, short
 from daemon.outbox import enqueue
 from daemon.service import Service
 from daemon.store.tables import DeliveryRow, MessageRow
@@ -37,15 +41,19 @@ def queue_reminder(service: Service, person: str = "li-na", channel: str = "emai
     return key
 
 
-def run_wakes(service: Service, until) -> int:
-    """The dispatcher at every wake-up it asks for, as `planbell run` does, until ``until``."""
+def run_wakes(service: Service, until) -> Counter:
+    """The dispatcher at every wake-up it asks for, as `planbell run` does, until ``until``;
+    the totals of its runs (and their errors, by message)."""
+    totals: Counter = Counter()
     runs = 0
     while (wake := service.next_wake()) is not None and wake < until:
         with freeze_time(wake):
-            service.dispatch(wake)
+            stats = service.dispatch(wake)
+        totals.update(sent=stats.sent, failed=stats.failed, retried=stats.retried, deferred=stats.deferred)
+        totals.update(stats.errors)
         runs += 1
         assert runs < 200, "the dispatcher keeps waking: something is retried for ever"
-    return runs
+    return totals
 
 
 def rows_and_tries(service: Service):
@@ -57,15 +65,19 @@ def rows_and_tries(service: Service):
     return rows, {key: tries[row.id] for key, row in rows.items()}
 
 
-def test_a_message_the_relay_never_takes_is_tried_max_attempts_times_with_growing_waits_then_given_up(tmp_path):
+def test_a_message_the_relay_never_takes_is_tried_max_attempts_times_with_growing_waits_then_given_up(
+        tmp_path, caplog):
     files = write_plan(tmp_path)
-    service = make_service(files, free_port())  # nothing listens there
+    port = free_port()  # nothing listens there
+    service = make_service(files, port)
     service.start(at(date(2026, 1, 1)))
     key = queue_reminder(service)
 
-    run_wakes(service, NEXT_PLANNED)
+    caplog.set_level(logging.INFO, logger="planbell")
+    totals = run_wakes(service, NEXT_PLANNED)
     rows, tries = rows_and_tries(service)
     service.engine.dispose()
+    refused = f"Connection to 127.0.0.1:{port} refused; is the SMTP server running?"
 
     reminder = rows[key]
     assert (reminder.status, reminder.attempts) == ("failed", defaults.MAX_ATTEMPTS)
@@ -78,6 +90,17 @@ def test_a_message_the_relay_never_takes_is_tried_max_attempts_times_with_growin
         planned = min(defaults.RETRY_BASE_SECONDS * 2 ** (attempt - 1), defaults.RETRY_MAX_SECONDS)
         assert 0.8 * planned <= wait <= 1.2 * planned, (attempt, wait, planned)
     assert tries[key][0].started_at == at(HOLIDAY)
+    # Each try recorded with what went wrong and which instance tried.
+    assert {(d.error, d.instance) for d in tries[key]} == {(refused, "test")}
+    assert all(0 <= d.duration_ms < 5000 for d in tries[key])
+    # The dispatcher's totals and its log, one greppable line per try.
+    assert totals == Counter({"retried": 2 * (defaults.MAX_ATTEMPTS - 1), "failed": 2, refused: 2})
+    lines = [r.getMessage() for r in caplog.records if r.name == "planbell.dispatch"]
+    tag = f"{short(key)} email li-na"
+    retries = [line for line in lines if line.startswith(f"{tag} RETRY in ")]
+    assert len(retries) == defaults.MAX_ATTEMPTS - 1
+    assert re.fullmatch(rf"{tag} RETRY in (4[89]|[56]\d|7[0-2])s: {re.escape(refused)}", retries[0]), retries[0]
+    assert f"{tag} FAILED after {defaults.MAX_ATTEMPTS} attempt(s): {refused}" in lines
 
     # The admins were told once, in an alert that the same relay then failed to deliver too: it
     # was retried and given up on like any message, and raised no alert about itself.
@@ -125,3 +148,18 @@ def test_a_queued_message_for_a_channel_that_is_not_configured_fails_at_once_and
     [alert] = received(smtp_server)
     assert alert.key == f"admin:delivery-failed:{key}:1:xu-li:email"
     assert "wecom" in alert.text
+
+
+class HighestJitter(random.Random):
+    def uniform(self, a, b):
+        return b
+
+
+def test_backoff_doubles_from_a_minute_up_to_an_hour_with_jitter_and_honours_retry_after():
+    rng = HighestJitter()
+    assert [backoff(n, None, rng) for n in range(1, 9)] == [72, 144, 288, 576, 1152, 2304, 4320, 4320]
+    assert backoff(0, None, rng) == 72  # a first try counts as the first
+    assert backoff(1, 600, rng) == 600  # the server asked for longer
+    assert backoff(3, 30, rng) == 288  # the server asked for less than we wait anyway
+    draws = {round(backoff(2, None, random.Random(seed))) for seed in range(200)}
+    assert min(draws) >= 96 and max(draws) <= 144 and len(draws) > 20

@@ -19,10 +19,18 @@ from sqlalchemy import select
 from daemon import defaults, ledger
 from daemon.dispatch import CHANNEL_DOWN_AFTER
 from daemon.service import Service
-from daemon.store.tables import MessageRow
+from daemon.store.tables import DeliveryRow, MessageRow
 from notifiers.factory import all_notifiers
 from tests.smallplan import PLAN_YAML, at, received, settings_for, write_plan
-from tests.test_messaging import DINGTALK_SECRET, DINGTALK_TOKEN, WECOM_KEY, Server, dingtalk, wecom
+from tests.test_messaging import (
+    DINGTALK_SECRET,
+    DINGTALK_TOKEN,
+    HANG,
+    WECOM_KEY,
+    Server,
+    dingtalk,
+    wecom,
+)
 
 # Sunday 4 January 2026, a working day (调休): every duty of the small plan opens, one message
 # per person.
@@ -267,3 +275,30 @@ def test_a_change_under_a_queued_robot_message_moves_it_to_email_or_cancels_it(t
 def robot_service_again(tmp_path, smtp_port: int, **robots: str) -> Service:
     """A new process on the same files (the roster as it now is)."""
     return robot_service(tmp_path, (tmp_path / "roster.yaml").read_text(encoding="utf-8"), smtp_port, **robots)
+
+
+def test_a_robot_that_asks_to_wait_is_retried_no_sooner_and_a_silent_one_is_timed(tmp_path, smtp_server):
+    """429 with Retry-After: 600 waits ten minutes, not the minute of the first backoff step;
+    a robot that never answers costs the configured timeout, recorded as the try's duration."""
+    answers = iter([(429, {"ok": False}, {"Retry-After": "600"}), HANG])
+    roster = ROUTED_ROSTER.replace("channels: [wecom]", "channels: [webhook]")
+    with Server(lambda request: next(answers, (204, b"", None))) as oa_server:
+        service = robot_service(tmp_path, roster, smtp_server.port, webhook_url=f"{oa_server.base}/oa",
+                                messaging_timeout="0.5")
+        with freeze_time(at(OPENING_DAY)):
+            service.start(at(date(2026, 1, 1)))
+            service.dispatch(at(OPENING_DAY))
+        [asked] = outbox(service, MessageRow.channel == "webhook")
+        # On the real clock: a frozen one would measure every try as taking no time at all.
+        service.dispatch(asked.next_attempt_at)
+        [timed_out] = outbox(service, MessageRow.channel == "webhook")
+        with service.sessions() as session:
+            tries = list(session.scalars(select(DeliveryRow).where(DeliveryRow.message_id == asked.id)
+                                         .order_by(DeliveryRow.id)))
+        service.engine.dispose()
+
+    assert asked.next_attempt_at == at(OPENING_DAY) + timedelta(seconds=600)
+    assert "429" in asked.last_error
+    assert timed_out.status == "pending" and "0.5" in timed_out.last_error
+    assert [t.outcome for t in tries] == ["retry", "retry"]
+    assert tries[0].duration_ms < 400 <= tries[1].duration_ms < 5000
