@@ -6,16 +6,21 @@ The ledger functions on a SQLite file synced from the small plan (tests/smallpla
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from freezegun import freeze_time
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from daemon import ledger
 from daemon.plan.model import Comparator, Target
-from daemon.store.tables import AuditRow, EventRow
+from daemon.store.tables import AuditRow, EventRow, OccurrenceRow
+from tests.clirun import run_cli
 from tests.smallplan import at, make_service, write_plan
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = at(date(2026, 3, 26))
 
 
@@ -82,3 +87,30 @@ def test_an_event_is_recorded_once_per_obligation_and_day_and_says_who_recorded_
     assert events == [("drafting-start", day, "cli:xu", NOW), ("inspection-start", day, "cli:li", NOW),
                       ("drafting-start", date(2026, 3, 21), "cli:li", NOW)]
     assert len(audit_trail(service)) == 3  # the refused repeat left no trace
+
+
+def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due_order(tmp_path):
+    """`planbell progress` is the report the 【进度报送】 reminders ask for: it checks off that
+    target's open report occurrences that have opened by today (today's included), oldest
+    first, and nothing else."""
+    db = f"sqlite:///{tmp_path / 'planbell.db'}"
+    with freeze_time("2026-03-01 02:00:00"):
+        assert run_cli("status", database_url=db).code == 0
+    engine = create_engine(db)
+    with Session(engine) as session:
+        reports = {r.id: r.opens for r in session.scalars(
+            select(OccurrenceRow).where(OccurrenceRow.obligation == "manuscripts-reviewed"))}
+    march = reports["manuscripts-reviewed/2026-03"]
+    with freeze_time(datetime.combine(march, time(10, 0), SHANGHAI)):  # the day March's opens
+        skipped = run_cli("skip", "manuscripts-reviewed/2026-01", "--reason", "年初未报", database_url=db)
+        result = run_cli("progress", "manuscripts-reviewed", "+10", "--by", "li-na", database_url=db)
+    assert skipped.code == 0 and result.code == 0, (skipped.err, result.err)
+    closed = ["manuscripts-reviewed/2026-02", "manuscripts-reviewed/2026-03"]
+    assert [line.split(":", 1)[1] for line in result.out.splitlines() if line.startswith("已销号进度报送")] == closed
+    with Session(engine) as session:
+        rows = {r.id: r for r in session.scalars(select(OccurrenceRow).where(OccurrenceRow.kind == "report"))}
+    engine.dispose()
+    assert all((rows[o].status, rows[o].done_by, rows[o].note) == ("done", "li-na", "已填报进度") for o in closed)
+    assert rows["manuscripts-reviewed/2026-01"].status == "skipped"  # not open: left as it was
+    assert rows["manuscripts-reviewed/2026-04"].status == "open"  # not open yet
+    assert {r.status for o, r in rows.items() if not o.startswith("manuscripts-reviewed/")} == {"open"}
