@@ -163,3 +163,21 @@ def test_backoff_doubles_from_a_minute_up_to_an_hour_with_jitter_and_honours_ret
     assert backoff(3, 30, rng) == 288  # the server asked for less than we wait anyway
     draws = {round(backoff(2, None, random.Random(seed))) for seed in range(200)}
     assert min(draws) >= 96 and max(draws) <= 144 and len(draws) > 20
+
+
+def test_messages_that_can_never_be_delivered_do_not_hold_back_the_rest_of_the_batch(tmp_path, smtp_server):
+    """Two permanent failures in a row say nothing about the relay (unlike two transient ones):
+    the message after them goes out in the same run."""
+    files = write_plan(tmp_path)
+    files.roster.write_text(ROSTER_YAML.replace(" email: lina@example.gov.cn,", "")
+                            .replace(" email: chenjing@example.gov.cn,", ""), encoding="utf-8")
+    service = make_service(files, smtp_server.port)
+    service.start(at(date(2026, 1, 1)))
+    keys = [queue_reminder(service, person) for person in ("li-na", "chen-jing", "zhang-wei")]
+    with freeze_time(at(HOLIDAY)):
+        stats = service.dispatch(at(HOLIDAY))
+    rows, _ = rows_and_tries(service)
+    service.engine.dispose()
+    assert [rows[k].status for k in keys] == ["failed", "failed", "sent"], (stats, [(rows[k].last_error, rows[k].next_attempt_at, rows[k].attempts) for k in keys])
+    assert (stats.failed, stats.deferred) == (2, 0)
+    assert stats.sent == 3  # zhang-wei's, and an alert about each failure to the admin
