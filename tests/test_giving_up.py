@@ -81,6 +81,7 @@ def test_a_message_the_relay_never_takes_is_tried_max_attempts_times_with_growin
 
     reminder = rows[key]
     assert (reminder.status, reminder.attempts) == ("failed", defaults.MAX_ATTEMPTS)
+    assert reminder.lease_until is None  # no claim left on it
     outcomes = [d.outcome for d in tries[key]]
     assert outcomes == ["retry"] * (defaults.MAX_ATTEMPTS - 1) + ["failed"]
     assert "refused" in reminder.last_error

@@ -169,6 +169,7 @@ def test_more_than_20_robot_messages_a_minute_wait_for_the_next_minute_untried(t
         frozen.move_to(wake)
         second = service.dispatch(wake)
         rows = outbox(service, MessageRow.channel == "wecom")
+        everything = outbox(service)
         service.engine.dispose()
 
     # 25 members and 李娜 (WeCom): 26 robot messages at 09:00.
@@ -183,6 +184,7 @@ def test_more_than_20_robot_messages_a_minute_wait_for_the_next_minute_untried(t
     contents = Counter(r.json()["markdown"]["content"].rsplit("<@", 1)[1] for r in wecom_robot.requests)
     assert len(contents) == crowd + 1 and max(contents.values()) == 1  # each once
     assert {r.status for r in rows} == {"sent"} and {r.attempts for r in rows} == {1}
+    assert {(r.status, r.attempts) for r in everything} == {("sent", 1)}  # email's untouched
 
 
 def test_a_robot_that_is_down_costs_two_attempts_and_the_rest_of_the_batch_waits_untried(
