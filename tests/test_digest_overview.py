@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 from daemon import digest, ledger
 from daemon.outbox import enqueue
+from daemon.plan.schedule import load_schedule
 from daemon.store.tables import DeliveryRow, MessageRow
 from tests.smallplan import at, make_service, write_plan
 
@@ -33,7 +35,8 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
         for n, (status, outcome, when) in enumerate([
             ("failed", "failed", SINCE + timedelta(hours=1)),  # given up on this week: listed
             ("failed", "failed", SINCE - timedelta(hours=1)),  # in the last overview already
-            ("pending", "retry", SINCE + timedelta(hours=2)),  # still being tried
+            ("failed", "failed", SINCE),  # the moment the last overview was made: this one's
+            ("pending", "retry", SINCE + timedelta(hours=2)),  # still being tried, listed never
         ]):
             enqueue(session, key=f"admin:test:{n}:xu-li:email", kind="admin", person="xu-li", channel="email",
                     send_at=when, content={"topic": "expired", "context": {}}, now=when)
@@ -58,5 +61,34 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
         {"item": 4, "title": "", **counts(opened=4)},
     ]
     assert result["overdue_total"] == 1
-    assert [m.key for m in result["failed"]] == ["admin:test:0:xu-li:email"]
+    assert [m.key for m in result["failed"]] == ["admin:test:0:xu-li:email", "admin:test:2:xu-li:email"]
     assert result["empty"] is False and result["targets"] == []
+
+
+def test_a_personal_digest_sorts_duties_into_overdue_this_week_and_upcoming_at_the_edges(tmp_path):
+    """Wednesday 25 March; the week ends on Sunday the 29th. Overdue is before today, this week
+    is today to Sunday, upcoming opens after today and within seven days and is due later."""
+    files = write_plan(tmp_path)
+    schedule = load_schedule(files.schedules, files.roster)
+    plan, roster = schedule.plans[0], schedule.roster
+
+    def duty(name, opens, due, status="open", who=("li-na",)):
+        return SimpleNamespace(id=name, opens=opens, due=due, status=status, assignees=list(who))
+
+    rows = [
+        duty("yesterday", date(2026, 3, 1), date(2026, 3, 24)),
+        duty("today", date(2026, 3, 1), date(2026, 3, 25)),
+        duty("sunday", date(2026, 3, 27), date(2026, 3, 29)),  # opens in two days, due this week
+        duty("next-monday", date(2026, 3, 26), date(2026, 3, 30)),
+        duty("opened-today", date(2026, 3, 25), date(2026, 4, 10)),
+        duty("opens-in-7-days", date(2026, 4, 1), date(2026, 4, 20)),
+        duty("opens-in-8-days", date(2026, 4, 2), date(2026, 4, 21)),
+        duty("done", date(2026, 3, 1), date(2026, 3, 20), status="done"),
+        duty("not-hers", date(2026, 3, 1), date(2026, 3, 20), who=("zhang-wei",)),
+    ]
+    sections = digest.personal(rows, {}, plan, roster, "li-na", TODAY)
+    assert [r.id for r in sections["overdue"]] == ["yesterday"]
+    assert [r.id for r in sections["this_week"]] == ["today", "sunday"]
+    assert [r.id for r in sections["upcoming"]] == ["next-monday", "opens-in-7-days"]
+    assert sections["targets"] == [] and sections["empty"] is False
+    assert digest.personal(rows, {}, plan, roster, "chen-jing", TODAY)["empty"] is True
