@@ -92,3 +92,17 @@ def test_a_personal_digest_sorts_duties_into_overdue_this_week_and_upcoming_at_t
     assert [r.id for r in sections["upcoming"]] == ["next-monday", "opens-in-7-days"]
     assert sections["targets"] == [] and sections["empty"] is False
     assert digest.personal(rows, {}, plan, roster, "chen-jing", TODAY)["empty"] is True
+    # Any one section is enough to make a digest worth sending.
+    for only in ("yesterday", "today", "next-monday"):
+        alone = [r for r in rows if r.id == only]
+        assert digest.personal(alone, {}, plan, roster, "li-na", TODAY)["empty"] is False, only
+
+
+def test_a_targets_progress_bar_is_20_cells_filled_by_its_share_and_never_overflows():
+    def pace(total):
+        return digest.TargetPace(title="审核文稿", unit="篇", comparator="不少于", value=500, total=total,
+                                 expected=None, entries=1)
+
+    assert pace(0).bar() == "░" * 20
+    assert pace(125).bar() == "█" * 5 + "░" * 15
+    assert pace(900).bar() == "█" * 20
