@@ -148,9 +148,10 @@ class Service:
         result = self.refresh(now)
         with self.sessions.begin() as session:
             set_state(session, "last_reload_error", "", now)
-        log.info("schedule reloaded: version %s; occurrences +%d ~%d -%d; messages +%d ~%d -%d",
+        log.info("schedule reloaded: version %s; occurrences +%d ~%d -%d, %d reopened; messages +%d ~%d -%d",
                  self.schedule.version, result.sync.added, result.sync.updated, result.sync.cancelled,
-                 result.messages["added"], result.messages["updated"], result.messages["cancelled"])
+                 result.sync.reopened, result.messages["added"], result.messages["updated"],
+                 result.messages["cancelled"])
         return True
 
     def next_wake(self) -> datetime | None:
