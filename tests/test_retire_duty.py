@@ -8,7 +8,8 @@ SQLite file, with the small plan of tests/smallplan.py.
 
 from __future__ import annotations
 
-from datetime import date, time
+import logging
+from datetime import UTC, date, time
 
 import pytest
 from freezegun import freeze_time
@@ -29,6 +30,19 @@ def statuses(service) -> dict[str, str]:
                                     .where(OccurrenceRow.obligation == "monthly-report")).all())
 
 
+def changed_at(service) -> dict[str, object]:
+    """When each monthly report's row last changed."""
+    with service.sessions() as session:
+        return {o: at.replace(tzinfo=UTC) if at.tzinfo is None else at for o, at in session.execute(
+            select(OccurrenceRow.id, OccurrenceRow.updated_at).where(OccurrenceRow.obligation == "monthly-report"))}
+
+
+def reloaded(caplog) -> str:
+    [line] = [r.getMessage().split("; ")[1] for r in caplog.records if "schedule reloaded" in r.getMessage()]
+    caplog.clear()
+    return line
+
+
 def waiting(service, after) -> set[str]:
     """Keys of the pending messages after ``after`` that list a monthly report."""
     with service.sessions() as session:
@@ -45,7 +59,8 @@ def waiting(service, after) -> set[str]:
     (date(2026, 3, 25), {"2026-01", "2026-02"}, set()),
 ])
 def test_a_retired_duty_keeps_what_is_past_due_cancels_what_is_to_come_and_comes_back_open(
-        tmp_path, smtp_server, retired_on, still_owed, reminders_left):
+        tmp_path, smtp_server, caplog, retired_on, still_owed, reminders_left):
+    caplog.set_level(logging.INFO, logger="planbell")
     files = write_plan(tmp_path)
     service = make_service(files, smtp_server.port)
     retired_at = at(retired_on, time(15, 0))
@@ -57,15 +72,27 @@ def test_a_retired_duty_keeps_what_is_past_due_cancels_what_is_to_come_and_comes
         frozen.move_to(retired_at)
         files.plan.write_text(RETIRED_YAML, encoding="utf-8")
         assert service.reload(retired_at) is True
-        retired = statuses(service)
+        retired, retired_log = statuses(service), reloaded(caplog)
+        retired_stamps = changed_at(service)
         left = waiting(service, retired_at)
 
         frozen.move_to(BACK_ON)
         files.plan.write_text(PLAN_YAML, encoding="utf-8")
         assert service.reload(BACK_ON) is True
-        back = statuses(service)
+        back, back_log = statuses(service), reloaded(caplog)
+        back_stamps = changed_at(service)
         after_return = waiting(service, BACK_ON)
+        assert service.refresh(BACK_ON).sync.changed is False  # the same schedule again: nothing
     service.engine.dispose()
+
+    owed = {f"monthly-report/{m}" for m in still_owed}
+    cancelled = set(retired) - owed
+    assert retired_log == f"occurrences +0 ~0 -{len(cancelled)}, 0 reopened"
+    assert back_log == f"occurrences +0 ~0 -0, {len(cancelled)} reopened"
+    # Each row says when it last changed: the cancelled and reopened ones then, the rest never.
+    assert {o for o, t in retired_stamps.items() if t == retired_at} == cancelled
+    assert {o for o, t in back_stamps.items() if t == BACK_ON} == cancelled
+    assert {t for o, t in back_stamps.items() if o in owed} == {at(date(2026, 1, 1))}
 
     # Owed and not done: the ledger goes on saying so, and its overdue reminders go on.
     assert {o for o, s in retired.items() if s == "open"} == {f"monthly-report/{m}" for m in still_owed}
