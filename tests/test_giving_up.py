@@ -182,3 +182,26 @@ def test_messages_that_can_never_be_delivered_do_not_hold_back_the_rest_of_the_b
     assert [rows[k].status for k in keys] == ["failed", "failed", "sent"], (stats, [(rows[k].last_error, rows[k].next_attempt_at, rows[k].attempts) for k in keys])
     assert (stats.failed, stats.deferred) == (2, 0)
     assert stats.sent == 3  # zhang-wei's, and an alert about each failure to the admin
+
+
+def test_a_message_queued_for_someone_who_left_the_roster_is_skipped_not_sent_or_failed(tmp_path, smtp_server):
+    """An admin alert (never re-planned) waits for 徐丽; the roster is edited without her before
+    it goes out: it is skipped, saying why, and nobody is alerted about it."""
+    files = write_plan(tmp_path)
+    service = make_service(files, smtp_server.port)
+    with freeze_time(at(date(2026, 1, 1))):
+        service.start(at(date(2026, 1, 1)))
+    key = "admin:expired:2026-01-02:xu-li:email"
+    with service.sessions.begin() as session:
+        enqueue(session, key=key, kind="admin", person="xu-li", channel="email", send_at=at(HOLIDAY),
+                content={"topic": "expired", "context": {"count": 1}}, now=at(date(2026, 1, 1)))
+    files.roster.write_text("".join(line for line in ROSTER_YAML.splitlines(keepends=True) if "xu-li" not in line),
+                            encoding="utf-8")
+    with freeze_time(at(HOLIDAY)):
+        assert service.reload(at(HOLIDAY)) is True
+        stats = service.dispatch(at(HOLIDAY))
+    rows, tries = rows_and_tries(service)
+    service.engine.dispose()
+    assert (rows[key].status, rows[key].last_error) == ("skipped", "xu-li is no longer in the roster")
+    assert (stats.skipped, stats.sent, stats.failed) == (1, 0, 0)
+    assert tries[key] == [] and smtp_server.received == []
