@@ -13,13 +13,13 @@ import logging
 import random
 import re
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from freezegun import freeze_time
 from sqlalchemy import select
 
 from daemon import defaults
-from daemon.dispatch import backoff, short
+from daemon.dispatch import Dispatcher, backoff, short
 from daemon.outbox import enqueue
 from daemon.service import Service
 from daemon.store.tables import DeliveryRow, MessageRow
@@ -205,3 +205,22 @@ def test_a_message_queued_for_someone_who_left_the_roster_is_skipped_not_sent_or
     assert (rows[key].status, rows[key].last_error) == ("skipped", "xu-li is no longer in the roster")
     assert (stats.skipped, stats.sent, stats.failed) == (1, 0, 0)
     assert tries[key] == [] and smtp_server.received == []
+
+
+def test_an_instance_gives_back_only_its_own_claims(tmp_path, smtp_server):
+    """A stalled instance whose claim another instance took over (its lease ran out) releases
+    nothing of it when it stops: the row stays the other's, with its attempt counted."""
+    files = write_plan(tmp_path)
+    service = make_service(files, smtp_server.port)
+    service.start(at(date(2026, 1, 1)))
+    key = queue_reminder(service)
+    stalled = service.dispatcher
+    other = Dispatcher(service.sessions, lambda: service.schedule, stalled.composer, stalled.notifiers, "other")
+    [mine] = stalled._claim(at(HOLIDAY), at(HOLIDAY))
+    later = at(HOLIDAY) + defaults.CLAIM_LEASE + timedelta(seconds=1)
+    [theirs] = other._claim(later, later)
+    stalled._release(mine.id)  # the stalled one stops, giving back what it thinks it holds
+    rows, _ = rows_and_tries(service)
+    service.engine.dispose()
+    assert theirs.id == mine.id
+    assert (rows[key].status, rows[key].claimed_by, rows[key].attempts) == ("sending", "other", 2)
