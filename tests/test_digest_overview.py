@@ -11,10 +11,14 @@ from dataclasses import replace
 from datetime import date, timedelta
 from types import SimpleNamespace
 
+import pytest
+
 from daemon import digest, ledger
+from daemon.ledger import Progress
 from daemon.outbox import enqueue
 from daemon.plan.schedule import load_schedule
 from daemon.store.tables import DeliveryRow, MessageRow
+from tests.clirun import bundled_schedule
 from tests.smallplan import at, make_service, write_plan
 
 TODAY = date(2026, 3, 25)  # March's report is due today
@@ -106,3 +110,25 @@ def test_a_targets_progress_bar_is_20_cells_filled_by_its_share_and_never_overfl
     assert pace(0).bar() == "░" * 20
     assert pace(125).bar() == "█" * 5 + "░" * 15
     assert pace(900).bar() == "█" * 20
+
+
+def test_target_paces_say_the_comparison_the_entries_and_a_pace_only_for_yearly_counts():
+    plan = bundled_schedule().plans[0]
+    progress = {t.id: Progress(0.0, 0) for t in plan.targets}
+    progress["manuscripts-reviewed"] = Progress(120.0, 3)
+    today = date(2026, 4, 1)  # 90 days of 365 gone
+    paces = {p.title: p for p in digest.target_paces(progress, plan, {"party-group"}, today)}
+    titles = {t.id: t.title for t in plan.targets}
+    reviewed = paces[titles["manuscripts-reviewed"]]
+    assert (reviewed.comparator, reviewed.value, reviewed.total, reviewed.entries) == ("不少于", 500, 120, 3)
+    assert reviewed.expected == pytest.approx(500 * 90 / 365)
+    exactly = paces[titles["shanxi-special-topics"]]
+    assert exactly.comparator == "完成" and exactly.expected == pytest.approx(10 * 90 / 365)
+    # A rate (%) has no pace through the year, nor does a reduction; only the owner's targets.
+    assert paces[titles["training-coverage"]].expected is None
+    assert titles["public-requests-closed"] not in paces  # the office's, not the party group's
+    everyone = {p.title: p for p in digest.target_paces(progress, plan, None, today)}
+    assert everyone[titles["public-requests-closed"]].expected is None
+    assert everyone[titles["documents-issued-reduction"]].expected is None
+    assert everyone[titles["grassroots-research-days"]].expected is None  # a monthly quota
+    assert everyone[titles["party-building-budget"]].expected is not None
