@@ -9,6 +9,7 @@ SQLite file, with the small plan of tests/smallplan.py.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, date, time
 
 import pytest
@@ -122,3 +123,19 @@ def test_the_ledger_refuses_to_check_off_skip_or_reopen_a_cancelled_duty(tmp_pat
         result = run_cli(*args, schedules=files.schedules, roster=files.roster, database_url=database_url)
     assert result.code == 2 and "Traceback" not in result.err, (result.out, result.err)
     assert result.err.strip() == f"错误:{RETIRED_STUDY} {refusal}"
+
+
+def test_replacing_the_plan_with_next_years_keeps_this_years_duties_as_they_are(tmp_path):
+    """In December the 2027 plan replaces the 2026 one: 2026's occurrences, done or not, stay in
+    the ledger untouched (not cancelled), and 2027's are added beside them."""
+    files = write_plan(tmp_path)
+    service = make_service(files, 25)
+    service.start(at(date(2026, 12, 1)))
+    files.plan.write_text(PLAN_YAML.replace("year: 2026", "year: 2027").replace("2026-10-01", "2027-10-08"),
+                          encoding="utf-8")
+    with freeze_time(at(date(2026, 12, 2))):
+        assert service.reload(at(date(2026, 12, 2))) is True
+    with service.sessions() as session:
+        counts = Counter(session.execute(select(OccurrenceRow.plan_year, OccurrenceRow.status)).all())
+    service.engine.dispose()
+    assert counts == {(2026, "open"): 21, (2027, "open"): 21}
