@@ -34,7 +34,10 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
             return ledger.occurrence(session, occurrence_id)
 
         ledger.skip(session, row("monthly-report/2026-01"), NOW, "cli:xu", "合并")
-        ledger.check_off(session, row("monthly-report/2026-04"), NOW, "cli:xu", "li-na", None, None)  # early
+        for early in ("monthly-report/2026-04", "monthly-report/2026-05"):
+            ledger.check_off(session, row(early), NOW, "cli:xu", "li-na", None, None)
+        for talk in ("heart-talks/2026-H2/li-na", "heart-talks/2026-H2/zhang-wei"):
+            ledger.skip(session, row(talk), NOW, "cli:xu", "调离")
         row("quarterly-meeting/2026-Q1").status = "cancelled"  # due 20 March, no longer asked for
         for n, (status, outcome, when) in enumerate([
             ("failed", "failed", SINCE + timedelta(hours=1)),  # given up on this week: listed
@@ -58,11 +61,11 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
         return {"done": done, "open": opened, "overdue": overdue, "skipped": skipped, "due_so_far": due_so_far}
 
     assert result["items"] == [
-        # January skipped, February overdue, March due today, April done early, May–December open.
-        {"item": 1, "title": "按月报送", **counts(done=1, opened=10, overdue=1, skipped=1, due_so_far=2)},
+        # January skipped, February overdue, March due today, April and May done early.
+        {"item": 1, "title": "按月报送", **counts(done=2, opened=9, overdue=1, skipped=1, due_so_far=2)},
         {"item": 2, "title": "", **counts(opened=3)},  # Q1 cancelled: neither open nor owed
         {"item": 3, "title": "", **counts(opened=1)},
-        {"item": 4, "title": "", **counts(opened=4)},
+        {"item": 4, "title": "", **counts(opened=2, skipped=2)},
     ]
     assert result["overdue_total"] == 1
     assert [m.key for m in result["failed"]] == ["admin:test:0:xu-li:email", "admin:test:2:xu-li:email"]
