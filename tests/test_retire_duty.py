@@ -16,6 +16,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
+from daemon import ledger
 from daemon.store.tables import MessageRow, OccurrenceRow
 from tests.clirun import run_cli
 from tests.smallplan import PLAN_YAML, at, make_service, write_plan
@@ -125,9 +126,10 @@ def test_the_ledger_refuses_to_check_off_skip_or_reopen_a_cancelled_duty(tmp_pat
     assert result.err.strip() == f"错误:{RETIRED_STUDY} {refusal}"
 
 
-def test_replacing_the_plan_with_next_years_keeps_this_years_duties_as_they_are(tmp_path):
+def test_replacing_the_plan_with_next_years_keeps_this_years_duties_as_they_are(tmp_path, caplog):
     """In December the 2027 plan replaces the 2026 one: 2026's occurrences, done or not, stay in
     the ledger untouched (not cancelled), and 2027's are added beside them."""
+    caplog.set_level(logging.INFO, logger="planbell")
     files = write_plan(tmp_path)
     service = make_service(files, 25)
     service.start(at(date(2026, 12, 1)))
@@ -139,3 +141,30 @@ def test_replacing_the_plan_with_next_years_keeps_this_years_duties_as_they_are(
         counts = Counter(session.execute(select(OccurrenceRow.plan_year, OccurrenceRow.status)).all())
     service.engine.dispose()
     assert counts == {(2026, "open"): 21, (2027, "open"): 21}
+    assert reloaded(caplog) == "occurrences +21 ~0 -0, 0 reopened"
+
+
+def test_an_edited_due_day_updates_every_open_occurrence_it_moves_and_no_other(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="planbell")
+    files = write_plan(tmp_path)
+    service = make_service(files, 25)
+    service.start(at(date(2026, 1, 1)))
+    with service.sessions.begin() as session:
+        done = ledger.occurrence(session, "monthly-report/2026-01")
+        ledger.check_off(session, done, at(date(2026, 1, 20)), "cli:xu", "li-na", None, None)
+    with service.sessions() as session:
+        before = dict(session.execute(select(OccurrenceRow.id, OccurrenceRow.due)).all())
+    files.plan.write_text(PLAN_YAML.replace("    due: {day: 25}\n", "    due: {day: 20}\n", 1), encoding="utf-8")
+    edited = at(date(2026, 1, 21), time(15, 0))
+    with freeze_time(edited):
+        assert service.reload(edited) is True
+    with service.sessions() as session:
+        after = {r.id: r for r in session.scalars(select(OccurrenceRow))}
+    service.engine.dispose()
+    moved = {o for o, due in before.items() if after[o].due != due}
+    # Every open month moved (the 20th or the working day before it); January's, checked off,
+    # keeps the date it was done against.
+    assert moved == {f"monthly-report/2026-{m:02d}" for m in range(2, 13)}
+    assert {after[o].updated_at.replace(tzinfo=UTC) for o in moved} == {edited}
+    assert after["monthly-report/2026-01"].due == before["monthly-report/2026-01"]
+    assert reloaded(caplog) == f"occurrences +0 ~{len(moved)} -0, 0 reopened"
