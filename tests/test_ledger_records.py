@@ -101,6 +101,12 @@ def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due
         reports = {r.id: r.opens for r in session.scalars(
             select(OccurrenceRow).where(OccurrenceRow.obligation == "manuscripts-reviewed"))}
     march = reports["manuscripts-reviewed/2026-03"]
+    with Session(engine) as session, session.begin():  # last December's request, never answered
+        session.add(OccurrenceRow(
+            id="manuscripts-reviewed/2025-12", obligation="manuscripts-reviewed", kind="report", plan_year=2025,
+            item=4, title="意识形态三级审核文稿", source="全年审核文稿不少于500篇", period="2025-12",
+            opens=date(2025, 12, 24), due=date(2025, 12, 31), owner="party-group", assignees=["li-na"],
+            status="open", updated_at=at(date(2025, 12, 24))))
     with freeze_time(datetime.combine(march, time(10, 0), SHANGHAI)):  # the day March's opens
         skipped = run_cli("skip", "manuscripts-reviewed/2026-01", "--reason", "年初未报", database_url=db)
         result = run_cli("progress", "manuscripts-reviewed", "+10", "--by", "li-na", database_url=db)
@@ -113,4 +119,5 @@ def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due
     assert all((rows[o].status, rows[o].done_by, rows[o].note) == ("done", "li-na", "已填报进度") for o in closed)
     assert rows["manuscripts-reviewed/2026-01"].status == "skipped"  # not open: left as it was
     assert rows["manuscripts-reviewed/2026-04"].status == "open"  # not open yet
+    assert rows["manuscripts-reviewed/2025-12"].status == "open"  # last year's, not this progress's
     assert {r.status for o, r in rows.items() if not o.startswith("manuscripts-reviewed/")} == {"open"}

@@ -53,19 +53,24 @@ def waiting(service, after) -> set[str]:
                 if any(i.get("occurrence", "").startswith("monthly-report/") for i in r.content.get("items", ()))}
 
 
-@pytest.mark.parametrize("retired_on, still_owed, reminders_left", [
+@pytest.mark.parametrize("retired_on, clock, still_owed, reminders_left", [
     # Tuesday 3 March: February's report (due 25 February) is overdue and stays so, with its
     # last two overdue reminders; March's and later are cancelled with theirs.
-    (date(2026, 3, 3), {"2026-01", "2026-02"}, {"reminder:li-na:2026-03-05:email", "reminder:li-na:2026-03-12:email"}),
+    (date(2026, 3, 3), time(15, 0), {"2026-01", "2026-02"},
+     {"reminder:li-na:2026-03-05:email", "reminder:li-na:2026-03-12:email"}),
     # On March's due day: not yet late, so cancelled like the months after it.
-    (date(2026, 3, 25), {"2026-01", "2026-02"}, set()),
+    (date(2026, 3, 25), time(15, 0), {"2026-01", "2026-02"}, set()),
+    # Half past midnight the day after, in Shanghai (still the 25th in UTC): March's is late now.
+    (date(2026, 3, 26), time(0, 30), {"2026-01", "2026-02", "2026-03"},
+     {"reminder:li-na:2026-03-26:email", "escalation:zhang-wei:2026-03-30:email",
+      "reminder:li-na:2026-04-02:email", "reminder:li-na:2026-04-09:email"}),
 ])
 def test_a_retired_duty_keeps_what_is_past_due_cancels_what_is_to_come_and_comes_back_open(
-        tmp_path, smtp_server, caplog, retired_on, still_owed, reminders_left):
+        tmp_path, smtp_server, caplog, retired_on, clock, still_owed, reminders_left):
     caplog.set_level(logging.INFO, logger="planbell")
     files = write_plan(tmp_path)
     service = make_service(files, smtp_server.port)
-    retired_at = at(retired_on, time(15, 0))
+    retired_at = at(retired_on, clock)
     with freeze_time(at(date(2026, 1, 1))) as frozen:
         service.start(at(date(2026, 1, 1)))
         assert set(statuses(service).values()) == {"open"}
