@@ -67,13 +67,17 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     # Only rows planned before a downtime become late messages; the digest and the next
     # reminders still show the duty.
     not_before = now
+    # ... except a message that was owed and is only moving to another channel (its robot was
+    # unconfigured, the person's channels edited): it is still owed, by the new route.
+    rerouted = {_unrouted(key) for key, row in existing.items()
+                if key not in planned and row.status == "pending" and row.send_at < not_before}
     for key, message in planned.items():
         content = {"items": message.items}  # digests: [{"scope", "label", "year"}]
         row = existing.get(key)
         if key in history:
             continue
         if row is None:
-            if message.send_at < not_before:
+            if message.send_at < not_before and _unrouted(key) not in rerouted:
                 continue
             new.append(_row(key, message.kind, message.person, message.channel, message.send_at, content, now))
         elif row.content != content or row.send_at != message.send_at or row.status == "cancelled":
@@ -125,6 +129,11 @@ def withdraw(session: Session, occurrence_ids: set[str], people: set[str]) -> in
             row.status = "cancelled"
         changed += 1
     return changed
+
+
+def _unrouted(key: str) -> str:
+    """A message's key without its channel (every key ends in ``:channel``)."""
+    return key.rpartition(":")[0]
 
 
 def next_wake(session: Session) -> datetime | None:

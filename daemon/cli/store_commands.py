@@ -235,8 +235,11 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
     service = Service(settings, notifiers, instance="simulate")
     result = run_simulation(service, start, end, settings.timezone, go_live=not deliver)
     service.engine.dispose()
-    if held:
-        held.close()
+    # On PostgreSQL there is no lock file (``held`` is None): whether a scratch database was
+    # made is the --deliver flag's to say, not the lock's.
+    if deliver:
+        if held is not None:
+            held.close()
     else:
         scratch.cleanup()  # the scratch database was only the simulation's
     where = "已按配置真实发送" if deliver else f"邮件在 {out}(Maildir,可用 mutt -f {out} 查看)"
