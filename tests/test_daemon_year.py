@@ -8,6 +8,8 @@ messages the plan calls for, worked out below from the rules, not from the daemo
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 from collections import Counter
@@ -148,14 +150,22 @@ def expected_messages(first: date, last: date, check_offs=CHECK_OFFS) -> dict[st
     return {key: frozenset(o for o, _ in items) for key, items in expected_items(first, last, check_offs).items()}
 
 
-# An item of a message's text: "1. 标题" … "【还有 7 天到期】截止 …" … "完成后销号:planbell done ID".
-ITEM = re.compile(r"^\d+\. .*\n   【(?P<words>[^】]+)】截止 .*\n(?:   .*\n)*?   完成后销号:planbell done (?P<id>\S+)$",
+# An item of a message's text: "1. 标题" … "【还有 7 天到期】截止 …" … and its first button as an
+# address, "已完成,去销号:http://…/act/TOKEN" (a report's is "填报进度:…").
+ITEM = re.compile(r"^\d+\. .*\n   【(?P<words>[^】]+)】截止 .*\n(?:   .*\n)*?   (?:已完成,去销号|填报进度):\S+/act/(?P<token>\S+)$",
                   re.MULTILINE)
+
+
+def occurrence_of(token: str) -> str:
+    """The duty a button's token names (its payload, read without the key: the signature has
+    tests of its own, in tests/test_web_actions.py)."""
+    payload = token.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[1]
 
 
 def items_of(text: str) -> list[tuple[str, str]]:
     """What a received message lists, in its order: (occurrence, the words of its stage)."""
-    return [(m["id"], m["words"]) for m in ITEM.finditer(text.replace("\r\n", "\n"))]
+    return [(occurrence_of(m["token"]), m["words"]) for m in ITEM.finditer(text.replace("\r\n", "\n"))]
 
 
 def test_the_hand_written_2026_calendar_is_the_one_the_daemon_uses():
