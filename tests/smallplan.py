@@ -179,9 +179,9 @@ def settings_for(files: PlanFiles, smtp_port: int, **overrides) -> Settings:
     )
 
 
-def make_service(files: PlanFiles, smtp_port: int) -> Service:
+def make_service(files: PlanFiles, smtp_port: int, **overrides) -> Service:
     """The real Service with the real SMTP notifier, pointed at the test's SMTP server."""
-    settings = settings_for(files, smtp_port)
+    settings = settings_for(files, smtp_port, **overrides)
     notifier = SmtpNotifier("127.0.0.1", smtp_port, **LOCAL_SMTP)
     return Service(settings, {"email": notifier}, instance="test")
 

@@ -57,8 +57,9 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
         result = digest.overview(session, rows, digest.progress_by_target(session, plan), plan, TODAY, SINCE)
     service.engine.dispose()
 
-    def counts(done=0, opened=0, overdue=0, skipped=0, due_so_far=0):
-        return {"done": done, "open": opened, "overdue": overdue, "skipped": skipped, "due_so_far": due_so_far}
+    def counts(done=0, opened=0, overdue=0, skipped=0, due_so_far=0, prelive=0):
+        return {"done": done, "open": opened, "overdue": overdue, "skipped": skipped, "due_so_far": due_so_far,
+                "prelive": prelive}
 
     assert result["items"] == [
         # January skipped, February overdue, March due today, April and May done early.

@@ -92,10 +92,10 @@ def test_an_event_is_recorded_once_per_obligation_and_day_and_says_who_recorded_
 def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due_order(tmp_path):
     """`planbell progress` is the report the 【进度报送】 reminders ask for: it checks off that
     target's open report occurrences that have opened by today (today's included), oldest
-    first, and nothing else."""
+    first, and nothing else. (An office live since January: February's request is owed.)"""
     db = f"sqlite:///{tmp_path / 'planbell.db'}"
     with freeze_time("2026-03-01 02:00:00"):
-        assert run_cli("status", database_url=db).code == 0
+        assert run_cli("status", database_url=db, go_live="2026-01-01").code == 0
     engine = create_engine(db)
     with Session(engine) as session:
         reports = {r.id: r.opens for r in session.scalars(
@@ -108,8 +108,8 @@ def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due
             opens=date(2025, 12, 24), due=date(2025, 12, 31), owner="party-group", assignees=["li-na"],
             status="open", updated_at=at(date(2025, 12, 24))))
     with freeze_time(datetime.combine(march, time(10, 0), SHANGHAI)):  # the day March's opens
-        skipped = run_cli("skip", "manuscripts-reviewed/2026-01", "--reason", "年初未报", database_url=db)
-        result = run_cli("progress", "manuscripts-reviewed", "+10", "--by", "li-na", database_url=db)
+        skipped = run_cli("skip", "manuscripts-reviewed/2026-01", "--reason", "年初未报", database_url=db, go_live="2026-01-01")
+        result = run_cli("progress", "manuscripts-reviewed", "+10", "--by", "li-na", database_url=db, go_live="2026-01-01")
     assert skipped.code == 0 and result.code == 0, (skipped.err, result.err)
     closed = ["manuscripts-reviewed/2026-02", "manuscripts-reviewed/2026-03"]
     assert [line.split(":", 1)[1] for line in result.out.splitlines() if line.startswith("已销号进度报送")] == closed

@@ -639,7 +639,7 @@ def test_reminder_markdown_says_what_when_how_long_and_how_to_check_it_off():
     assert "[已完成,去销号](https://pb.example/act/T1) · [说明情况 / 申请不办理](https://pb.example/act/T2)" in text
     assert "[我的工作台](https://pb.example/me)" in text
     assert "planbell done" not in text  # nobody in a group chat has a shell
-    assert "责任:办公室;牵头:张伟;参与:李娜" in text
+    assert "\n责任:办公室;牵头:张伟;参与:李娜\n原文:" in text  # each on a line of its own
     assert "迟发" not in text
     assert len(text) < 500  # a phone screen
 

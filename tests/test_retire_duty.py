@@ -137,7 +137,7 @@ def test_replacing_the_plan_with_next_years_keeps_this_years_duties_as_they_are(
     the ledger untouched (not cancelled), and 2027's are added beside them."""
     caplog.set_level(logging.INFO, logger="planbell")
     files = write_plan(tmp_path)
-    service = make_service(files, 25)
+    service = make_service(files, 25, go_live="2026-01-01")  # live all year: its duties are owed
     service.start(at(date(2026, 12, 1)))
     files.plan.write_text(PLAN_YAML.replace("year: 2026", "year: 2027").replace("2026-10-01", "2027-10-08"),
                           encoding="utf-8")
