@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import defaults
-from daemon.ledger import Progress, expected_by, progress_of
-from daemon.plan.model import Cadence, Comparator, Plan, Roster
+from daemon.plan.model import Plan, Roster
+from daemon.progress import Paces, paces_for
 from daemon.reminders import PlannedMessage
 from daemon.store.tables import AuditRow, DeliveryRow, MessageRow, OccurrenceRow
 
@@ -69,101 +69,90 @@ def plan_digests(plans: Iterable[tuple[Plan, object]], roster: Roster, settings:
 
 
 @dataclass
-class TargetPace:
-    title: str
-    unit: str
-    comparator: str  # words: 不少于 …
-    value: float
-    total: float
-    expected: float | None  # where a steady pace would be today (None: pace means nothing)
-    entries: int
+class YearLedger:
+    """One plan year's occurrences, indexed by the people who must act, and its target
+    standings: read and built once per batch, so each digest costs what that person has,
+    not what the office has."""
 
-    @property
-    def share(self) -> float:
-        return self.total / self.value if self.value else 0.0
-
-    @property
-    def behind(self) -> bool:
-        """Clearly behind the year's pace: a tenth short and at least one whole unit, so the
-        first days of January (0 done of 0.03 expected) raise no alarm."""
-        if self.expected is None:
-            return False
-        gap = self.expected - self.total
-        return gap >= 1 and gap >= self.expected * 0.1
-
-    def bar(self, width: int = 20) -> str:
-        filled = min(int(round(self.share * width)), width)
-        return "█" * filled + "░" * (width - filled)
-
-
-def progress_by_target(session: Session, plan: Plan) -> dict[str, Progress]:
-    return {t.id: progress_of(session, t.id, plan.year) for t in plan.targets}
-
-
-def target_paces(progress: dict[str, Progress], plan: Plan, roles: set[str] | None, today: date) -> list[TargetPace]:
-    out = []
-    for target in plan.targets:
-        if roles is not None and target.owner not in roles:
-            continue
-        progress_now = progress[target.id]
-        # Pace through the year means something for a yearly count, not for a rate (%) or a
-        # monthly quota (每月…不少于5天), which the ledger export leaves unpaced as well.
-        paced = (target.comparator in (Comparator.AT_LEAST, Comparator.EXACTLY) and target.unit != "%"
-                 and target.period == Cadence.YEAR)
-        out.append(TargetPace(
-            title=target.title, unit=target.unit, comparator=target.comparator.words, value=target.value,
-            total=progress_now.total, expected=expected_by(target, plan.year, today) if paced else None,
-            entries=progress_now.entries,
-        ))
-    return out
+    rows: list[OccurrenceRow]
+    by_person: dict[str, list[OccurrenceRow]]
+    paces: Paces
 
 
 def year_rows(session: Session, year: int) -> list[OccurrenceRow]:
     return list(session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)))
 
 
-def personal(rows: list[OccurrenceRow], progress: dict[str, Progress], plan: Plan, roster: Roster,
-             person_id: str, today: date) -> dict:
+def year_ledger(session: Session, plan: Plan, roster: Roster, today: date) -> YearLedger:
+    rows = year_rows(session, plan.year)
+    by_person: dict[str, list[OccurrenceRow]] = {}
+    for row in rows:
+        for person_id in row.assignees:
+            by_person.setdefault(person_id, []).append(row)
+    return YearLedger(rows, by_person, paces_for(session, plan, roster, today))
+
+
+def personal(ledger: YearLedger, person_id: str, today: date) -> dict:
     """The sections of one person's digest; empty lists where there is nothing."""
-    person = roster.person(person_id)
     week_end = today + timedelta(days=6 - today.weekday())
-    rows = [r for r in rows if r.status == "open" and person_id in r.assignees]
-    overdue = sorted((r for r in rows if r.due < today), key=lambda r: r.due)
-    this_week = sorted((r for r in rows if today <= r.due <= week_end), key=lambda r: r.due)
+    rows = [r for r in ledger.by_person.get(person_id, ()) if r.status == "open"]
+    overdue = sorted((r for r in rows if r.due < today), key=lambda r: (r.due, r.id))
+    this_week = sorted((r for r in rows if today <= r.due <= week_end), key=lambda r: (r.due, r.id))
     upcoming = sorted((r for r in rows if today < r.opens <= today + timedelta(days=7) and r.due > week_end),
-                      key=lambda r: r.opens)
-    targets = target_paces(progress, plan, set(person.roles) if person else set(), today)
+                      key=lambda r: (r.opens, r.id))
+    targets = ledger.paces.for_reader(person_id)
     return {"overdue": overdue, "this_week": this_week, "upcoming": upcoming, "targets": targets,
             "empty": not (overdue or this_week or upcoming or targets)}
 
 
-def overview(session: Session, rows: list[OccurrenceRow], progress: dict[str, Progress], plan: Plan,
-             today: date, since: datetime) -> dict:
-    """The whole plan's status by item, and deliveries that failed since ``since``."""
+def _counts(key: dict) -> dict:
+    return {**key, "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0, "prelive": 0}
+
+
+def _count(counts: dict, row: OccurrenceRow, today: date) -> None:
+    if row.status == "prelive":  # due before go-live: never owed, counted apart
+        counts["prelive"] += 1
+        return
+    if row.status == "done":
+        counts["done"] += 1
+    elif row.status == "skipped":
+        counts["skipped"] += 1
+    elif row.status == "open":
+        counts["open"] += 1
+        counts["overdue"] += row.due < today
+    if row.status != "cancelled" and row.due < today:
+        counts["due_so_far"] += 1
+
+
+def by_branch(ledger: YearLedger, roster: Roster, today: date) -> list[dict]:
+    """The year's status per 支部 (in the roster's order), then the office's own duties; empty
+    for a roster of one branch, where it would only repeat the total."""
+    if not roster.branched:
+        return []
+    groups = {b: _counts({"branch": b, "name": name}) for b, name in roster.branches.items()}
+    office = _counts({"branch": None, "name": "机关(不分支部)"})
+    for row in ledger.rows:
+        _count(groups.get(row.branch, office), row, today)
+    return [*groups.values(), office]
+
+
+def overview(session: Session, ledger: YearLedger, plan: Plan, roster: Roster, today: date,
+             since: datetime) -> dict:
+    """The whole plan's status by item and by branch, and deliveries that failed since ``since``."""
     by_item: dict[int, dict] = {}
-    for row in rows:
-        counts = by_item.setdefault(row.item, {"item": row.item, "title": plan.items.get(row.item, ""),
-                                               "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0,
-                                               "prelive": 0})
-        if row.status == "prelive":  # due before go-live: never owed, counted apart
-            counts["prelive"] += 1
-            continue
-        if row.status == "done":
-            counts["done"] += 1
-        elif row.status == "skipped":
-            counts["skipped"] += 1
-        elif row.status == "open":
-            counts["open"] += 1
-            counts["overdue"] += row.due < today
-        if row.status != "cancelled" and row.due < today:
-            counts["due_so_far"] += 1
+    for row in ledger.rows:
+        counts = by_item.get(row.item)
+        if counts is None:
+            counts = by_item[row.item] = _counts({"item": row.item, "title": plan.items.get(row.item, "")})
+        _count(counts, row, today)
     # Failed since `since` by the time of the attempt that gave up (rows are planned months ahead).
     given_up = select(DeliveryRow.message_id).where(DeliveryRow.outcome == "failed", DeliveryRow.started_at >= since)
     failed = list(session.scalars(select(MessageRow).where(MessageRow.status == "failed", MessageRow.id.in_(given_up))
                                   .order_by(MessageRow.id)))
     items = [by_item[k] for k in sorted(by_item)]
-    return {"items": items, "failed": failed, "targets": target_paces(progress, plan, None, today),
-            "overdue_total": sum(i["overdue"] for i in items), "empty": False}
+    return {"items": items, "branches": by_branch(ledger, roster, today), "failed": failed,
+            "targets": ledger.paces.for_reader(None), "overdue_total": sum(i["overdue"] for i in items),
+            "empty": False}
 
 
 def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:
@@ -174,10 +163,10 @@ def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:
     return [e for e in entries if isinstance(e.detail.get("via"), dict) and e.detail["via"].get("kind") == "link"]
 
 
-def checked_by_others(entries: list[AuditRow], rows: list[OccurrenceRow], person_id: str,
+def checked_by_others(entries: list[AuditRow], ledger: YearLedger, person_id: str,
                       names: dict[str, str], zone: ZoneInfo) -> list[dict]:
     """Of ``entries``, those on this person's duties made by someone else: who, when, how."""
-    mine = {r.id: r for r in rows if person_id in r.assignees}
+    mine = {r.id: r for r in ledger.by_person.get(person_id, ())}
     out = []
     for entry in entries:
         row = mine.get(entry.subject)

@@ -53,7 +53,7 @@ class ScheduleWatch:
         self.rejected_version: str | None = None
 
     def files(self) -> list[Path]:
-        files = plan_files([self.schedules]) if self.schedules.exists() else []
+        files = plan_files([self.schedules], self.roster) if self.schedules.exists() else []
         return [*files, resolve_roster(self.roster)]
 
     def fingerprint(self) -> tuple:

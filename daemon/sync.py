@@ -36,7 +36,7 @@ class SyncResult:
 
 
 def events_of(session: Session) -> list[Event]:
-    return [Event(r.obligation, r.on) for r in session.scalars(select(EventRow))]
+    return [Event(r.obligation, r.on, r.title, r.seq) for r in session.scalars(select(EventRow))]
 
 
 def expected(schedule: Schedule, events: list[Event]) -> dict[str, tuple[int, Occurrence]]:
@@ -54,7 +54,7 @@ def _fields(o: Occurrence) -> dict:
     return {
         "obligation": o.obligation, "kind": o.kind, "item": o.item, "title": o.title,
         "source": o.source, "period": o.period, "opens": o.opens, "due": o.due, "owner": o.owner,
-        "assignees": list(o.assignees), "lead": o.lead, "subject": o.subject,
+        "assignees": list(o.assignees), "lead": o.lead, "subject": o.subject, "branch": o.branch,
         "escalate_to": o.escalate.to if o.escalate else None,
         "escalate_after": o.escalate.after_days if o.escalate else None,
         "remind_days": list(o.remind_days),

@@ -58,7 +58,7 @@ def test_drafting_2026_like_the_hand_written_schedule_gives_the_same_agenda(offi
     out = office / "plan-2026.yaml"
     result = run_cli("draft", office / "source" / TEXT.name, "--like", PLAN, "--out", out)
     assert result.code == 0, result.err
-    assert "81 项沿用去年的设置" in result.err
+    assert "82 项沿用去年的设置" in result.err  # 81 + the 6个维度 target split from the 30项 one
     assert agenda(office) == run_cli("agenda", *YEAR, "--format", "json").out
     text = out.read_text(encoding="utf-8")
     assert "remind: [1d]              # events are usually recorded only a few days ahead" in text

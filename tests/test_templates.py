@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import daemon.compose as compose_module
 from daemon.admin import alert_admins
 from daemon.compose import Composer, NothingToSay
-from daemon.digest import DigestSettings, TargetPace
-from daemon.ledger import check_off, record_progress
+from daemon.digest import DigestSettings
+from daemon.ledger import check_off
+from daemon.progress import TargetPace, record_progress
 from daemon.links import Links
 from daemon.outbox import enqueue
 from daemon.pipeline import refresh

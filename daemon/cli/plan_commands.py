@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from daemon import clock, defaults
-from daemon.agenda import as_json, entries
+from daemon.agenda import as_json, entries, recorded_events
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.table import table
 from daemon.plan.errors import ScheduleInvalid
@@ -117,7 +117,7 @@ def agenda(app: App, start, end, person, role, fmt) -> None:
     start, end = _window(app, start, end)
     schedule = app.schedule()
     person, role = _person_role(schedule, person, role)
-    found = entries(schedule, start, end, person=person, role=role)
+    found = entries(schedule, start, end, person=person, role=role, events=recorded_events(app.settings.database_url))
     if fmt == "json":
         click.echo(json.dumps([as_json(p, o, schedule) for p, o in found], ensure_ascii=False, indent=2))
         return
@@ -208,7 +208,7 @@ def ics(app: App, start, end, person, out: Path) -> None:
     start, end = _window(app, start, end)
     schedule = app.schedule()
     person, _ = _person_role(schedule, person, None)
-    found = entries(schedule, start, end, person=person)
+    found = entries(schedule, start, end, person=person, events=recorded_events(app.settings.database_url))
     name = schedule.plans[0].title if len(schedule.plans) == 1 else "planbell"
     if person:
         name += f" · {schedule.roster.person(person).name}"

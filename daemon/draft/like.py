@@ -29,10 +29,10 @@ from daemon.plan.loader import load_plan_file
 from daemon.plan.model import Obligation, Plan, Target
 from daemon.plan.yamlsafe import YMap, load_yaml
 
-OBLIGATION_ORDER = ("id", "item", "title", "source", "basis", "every", "due", "opens", "owner",
-                    "participants", "for_each", "remind", "escalate", "if_not_workday")
+OBLIGATION_ORDER = ("id", "item", "title", "source", "basis", "every", "due", "opens", "owner", "lead",
+                    "each", "participants", "for_each", "remind", "escalate", "if_not_workday")
 TARGET_ORDER = ("id", "item", "title", "source", "basis", "at_least", "at_most", "exactly", "reduce_by",
-                "unit", "period", "owner", "report")
+                "unit", "period", "owner", "per", "report")
 # Below this, two sources are different duties (on the bundled plan, the pairs a person would
 # match all score ≥ 0.8; 青年座谈会 / 青年读书会 score 0.6).
 MIN_SIMILARITY = 0.7

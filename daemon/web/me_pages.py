@@ -19,14 +19,13 @@ def _my_duties(session, schedule, person_id: str, today, year: int) -> dict:
     plan = next((p for p in schedule.plans if p.year == year), None)
     if plan is None:
         return {"plan": None}
-    rows = digest.year_rows(session, plan.year)
-    progress = digest.progress_by_target(session, plan)
-    sections = digest.personal(rows, progress, plan, schedule.roster, person_id, today)
-    done = sorted((r for r in rows if person_id in r.assignees and r.status in ("done", "skipped")),
+    ledger = digest.year_ledger(session, plan, schedule.roster, today)
+    sections = digest.personal(ledger, person_id, today)
+    mine = ledger.by_person.get(person_id, [])
+    done = sorted((r for r in mine if r.status in ("done", "skipped")),
                   key=lambda r: r.done_at or r.updated_at, reverse=True)
-    later = sorted((r for r in rows if r.status == "open" and person_id in r.assignees
-                    and r not in sections["overdue"] and r not in sections["this_week"]
-                    and r not in sections["upcoming"]), key=lambda r: r.due)
+    shown = {r.id for key in ("overdue", "this_week", "upcoming") for r in sections[key]}
+    later = sorted((r for r in mine if r.status == "open" and r.id not in shown), key=lambda r: r.due)
     files = evidence.files_of(session, [r.id for r in done])
     return {"plan": plan, **sections, "done": done, "later": later, "files": files,
             "names": {p.id: p.name for p in schedule.roster.people},
