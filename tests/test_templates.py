@@ -25,11 +25,11 @@ from daemon.admin import alert_admins
 from daemon.compose import Composer, NothingToSay
 from daemon.digest import DigestSettings
 from daemon.ledger import check_off
-from daemon.progress import TargetPace, record_progress
 from daemon.links import Links
 from daemon.outbox import enqueue
 from daemon.pipeline import refresh
 from daemon.plan.schedule import Schedule, load_schedule
+from daemon.progress import TargetPace, record_progress
 from daemon.render import cn_date
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.tables import DeliveryRow, MessageRow, OccurrenceRow
