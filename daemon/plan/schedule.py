@@ -124,9 +124,13 @@ def branch_errors(plans: list[Plan], roster: Roster) -> list[ScheduleError]:
         for person in roster.with_role(role):
             other = first.setdefault(person.branch, person)
             if other is not person:
-                where = roster.branch_name(person.branch) or "本机关"
-                people.add(person.line, f"{person.id}.roles", f"{where}已有{plan.role_name(role)} {other.name}(第 {other.line} 行);"
-                                                             f"每个支部只设一名{plan.role_name(role)}(日程 roles 中 {role} 写了 one: true),请核对")
+                name = plan.role_name(role)
+                if person.branch is None:
+                    fix = "有几个支部,就在名册开头写 branches: 列出它们,并给每人写 branch(所在支部)"
+                    people.add(person.line, f"{person.id}.roles", f"名册没有分支部,却有两名{name}(另一位是第 {other.line} 行的 {other.name});{fix}")
+                else:
+                    people.add(person.line, f"{person.id}.roles", f"{roster.branch_name(person.branch)}已有{name} {other.name}(第 {other.line} 行);"
+                                                                 f"每个支部只设一名{name}(日程 roles 中 {role} 写了 one: true),请核对此人的 branch 或角色")
     if roster.branched:
         for person in roster.people:
             held = [r for r in person.roles if r in scoped]
