@@ -128,7 +128,7 @@ def test_two_events_of_a_day_are_two_duties_in_agenda_ics_and_ledger(office):
         again = office("event", "briefing", "--date", "2026-03-10", "--title", "营商环境课题")
         agenda = office("agenda", "--from", "2026-03-10", "--to", "2026-03-10")
         ics = office("ics", "--from", "2026-03-01", "--to", "2026-03-31", "--out", office.folder / "m.ics")
-    assert first.code == second.code == again.code == 0, (first.err, second.err)
+    assert first.code == second.code == again.code == ics.code == 0, (first.err, second.err, ics.err)
     assert "briefing/2026-03-10)" in first.out and "briefing/2026-03-10.2)" in second.out
     assert "此前已记录" in again.out
     assert [(e.seq, e.title) for e in rows(office.db, EventRow)] == [(1, "《政府工作报告》起草"), (2, "营商环境课题")]
