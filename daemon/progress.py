@@ -16,8 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon.plan.model import Cadence, Comparator, Plan, Roster, Target
-from daemon.plan.periods import periods_of
 from daemon.store.tables import ProgressRow
+
+
+def periods_of(cadence: Cadence, year: int):
+    # Imported when asked: `planbell progress` on an office figure never needs the calendar
+    # (and its holidays data).
+    from daemon.plan.periods import periods_of as periods
+
+    return periods(cadence, year)
 
 # An office figure names this many of the people behind, then says how many in all.
 BEHIND_NAMED = 10
