@@ -198,7 +198,7 @@ def pending(svc: Service) -> int:
 def prerender(database: Path, port: int, sample: int) -> list[tuple[str, str, bytes]]:
     """(sender, recipient, bytes) of the first ``sample`` rows, by the real composer."""
     svc = service(database, port)
-    composer = Composer(svc.schedule, svc.digests)
+    composer = Composer(svc.schedule, svc.digests, svc.links)  # the same bytes as the daemon sends
     sender = envelope_sender(MAIL_FROM)
     out = []
     with svc.sessions() as session:
