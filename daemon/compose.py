@@ -71,6 +71,7 @@ class Composer:
         # share one read of the year's ledger instead of one per person.
         self._ledger: dict[int, digest.YearLedger] = {}
         self._checkoffs: list | None = None  # the week's check-offs through links, read once
+        self._checked: dict = {}  # their occurrences, by id
         self._fetched: dict[str, Row] = {}  # occurrences read by prefetch(), by id
         self._fetched_at = 0.0  # time.monotonic() of that read
 
@@ -196,18 +197,20 @@ class Composer:
         if plan is None:
             raise NothingToSay(f"no plan for {spec['year']} is loaded")
         context.update(plan=plan, label=spec["label"])
-        if plan.year not in self._ledger:
-            self._ledger[plan.year] = digest.year_ledger(session, plan, self.roster, today)
-        ledger = self._ledger[plan.year]
         if spec["scope"] == "overview":
-            context.update(digest.overview(session, ledger, plan, self.roster, today, now - timedelta(days=7)))
+            whole = digest.year_ledger(session, plan, self.roster, today)  # admins only: a few a week
+            context.update(digest.overview(session, whole, plan, self.roster, today, now - timedelta(days=7)))
             return "overview"
+        if plan.year not in self._ledger:
+            self._ledger[plan.year] = digest.year_ledger(session, plan, self.roster, today, digest_window=True)
+        ledger = self._ledger[plan.year]
         sections = digest.personal(ledger, row.person, today)
         if sections["empty"] and not (self.digests and self.digests.send_empty):
             raise NothingToSay("nothing overdue, due or starting, and no targets")
         if self._checkoffs is None:
             self._checkoffs = digest.link_checkoffs(session, now - timedelta(days=7))
-        others = digest.checked_by_others(self._checkoffs, ledger, row.person, self.names, self.timezone)
+            self._checked = digest.rows_by_id(session, (e.subject for e in self._checkoffs))
+        others = digest.checked_by_others(self._checkoffs, self._checked, row.person, self.names, self.timezone)
         context.update(sections, names=self.names, cards=defaults.DIGEST_CARDS,
                        lines=defaults.DIGEST_LINES, checked_by_others=others)
         return "digest"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from daemon import defaults
@@ -68,6 +68,11 @@ def plan_digests(plans: Iterable[tuple[Plan, object]], roster: Roster, settings:
     return out
 
 
+# What a digest shows: 本周到期 (to Sunday, at most 6 days on) and 即将开始 (opening within 7 days).
+DIGEST_DUE_DAYS = 13
+DIGEST_OPENS_DAYS = 7
+
+
 @dataclass
 class YearLedger:
     """One plan year's occurrences, indexed by the people who must act, and its target
@@ -83,13 +88,28 @@ def year_rows(session: Session, year: int) -> list[OccurrenceRow]:
     return list(session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)))
 
 
-def year_ledger(session: Session, plan: Plan, roster: Roster, today: date) -> YearLedger:
-    rows = year_rows(session, plan.year)
-    by_person: dict[str, list[OccurrenceRow]] = {}
+def year_ledger(session: Session, plan: Plan, roster: Roster, today: date, digest_window: bool = False) -> YearLedger:
+    """The year's occurrences as plain rows, indexed by person. ``digest_window``: only what a
+    digest can show on ``today`` (open, and overdue, due within two weeks or opening within
+    one): a Monday's digests read a few weeks of the ledger, not the whole year, however
+    large the office."""
+    table = OccurrenceRow.__table__
+    query = select(table).where(table.c.plan_year == plan.year)
+    if digest_window:
+        query = query.where(table.c.status == "open", or_(table.c.due <= today + timedelta(days=DIGEST_DUE_DAYS),
+                                                          table.c.opens <= today + timedelta(days=DIGEST_OPENS_DAYS)))
+    rows = list(session.execute(query))
+    by_person: dict[str, list] = {}
     for row in rows:
         for person_id in row.assignees:
             by_person.setdefault(person_id, []).append(row)
     return YearLedger(rows, by_person, paces_for(session, plan, roster, today))
+
+
+def rows_by_id(session: Session, ids: Iterable[str]) -> dict[str, object]:
+    table = OccurrenceRow.__table__
+    ids = list(set(ids))
+    return {r.id: r for r in session.execute(select(table).where(table.c.id.in_(ids)))} if ids else {}
 
 
 def personal(ledger: YearLedger, person_id: str, today: date) -> dict:
@@ -163,10 +183,11 @@ def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:
     return [e for e in entries if isinstance(e.detail.get("via"), dict) and e.detail["via"].get("kind") == "link"]
 
 
-def checked_by_others(entries: list[AuditRow], ledger: YearLedger, person_id: str,
+def checked_by_others(entries: list[AuditRow], rows: dict[str, object], person_id: str,
                       names: dict[str, str], zone: ZoneInfo) -> list[dict]:
-    """Of ``entries``, those on this person's duties made by someone else: who, when, how."""
-    mine = {r.id: r for r in ledger.by_person.get(person_id, ())}
+    """Of ``entries``, those on this person's duties (``rows``: the entries' occurrences by id)
+    made by someone else: who, when, how."""
+    mine = {i: r for i, r in rows.items() if person_id in r.assignees}
     out = []
     for entry in entries:
         row = mine.get(entry.subject)
