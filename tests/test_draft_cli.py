@@ -86,6 +86,9 @@ def test_like_keeps_ids_and_reports_what_is_new_changed_and_gone(office):
     assert (plan.year, brand.every.value, brand.owner, brand.title) == (2027, "quarter", "branch", "“文辅政研·党建领航”品牌活动")
     assert plan.obligation("youth-forum") is None
     assert plan.obligation("secretary-talks-section-heads").for_each == "section-heads"
+    # A one-off duty's date moves into the new year, for the admin to confirm.
+    assert plan.obligation("assessment-rules").due.on.isoformat() == "2027-01-30"
+    assert "due: 2027-01-30  # 待确认: 去年为 2026-01-30,已移到 2027 年" in out.read_text(encoding="utf-8")
     assert "去年的 extra_holidays / extra_workdays 是 2026 年的" not in out.read_text(encoding="utf-8")  # none to clear
 
 
