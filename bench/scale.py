@@ -110,7 +110,7 @@ def secretary_talks(folder: Path, service: Service) -> tuple[int, int]:
     with service.sessions() as session:
         rows = session.scalars(select(MessageRow).where(MessageRow.person == secretary.id,
                                                         MessageRow.kind == "reminder")).all()
-    talks = max((sum(1 for i in r.content["items"] if i["occurrence"].startswith("branch-secretary-talks/"))
+    talks = max((len({i["occurrence"] for i in r.content["items"] if i["occurrence"].startswith("branch-secretary-talks/")})
                  for r in rows), default=0)
     return talks, len(others)
 
