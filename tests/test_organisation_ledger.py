@@ -155,3 +155,22 @@ def test_a_simulated_month_brings_a_secretary_one_message_listing_their_talks(of
     for member in ("张书记", "李分管", "党员一甲", "党员一乙"):
         assert member in text
     assert "党员二甲" not in text and "刘分管" not in text
+
+
+def test_migration_0004_keeps_recorded_events_and_allows_several_a_day(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from daemon.store.db import alembic_config, make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(engine), "0003")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO events (obligation, \"on\", created_at) VALUES ('briefing', '2026-03-10', '2026-03-09 01:00:00')"))
+    upgrade(engine)
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT seq, title FROM events")).all() == [(1, None)]
+        connection.execute(text("INSERT INTO events (obligation, \"on\", seq, title, created_at) "
+                                "VALUES ('briefing', '2026-03-10', 2, '营商环境课题', '2026-03-09 02:00:00')"))
+        assert connection.execute(text("SELECT count(*) FROM events")).scalar() == 2
+    engine.dispose()
