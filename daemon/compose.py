@@ -51,8 +51,9 @@ def purposes(kind: str) -> tuple[str, ...]:
 
 class Composer:
     def __init__(self, schedule: Schedule, digests: DigestSettings | None = None, links: Links | None = None,
-                 reply_to: str | None = None):
+                 reply_to: str | None = None, ledgers: digest.LedgerCache | None = None):
         self.schedule = schedule
+        self.ledgers = ledgers  # the service's, shared by the composers of successive batches
         self.links = links
         self.roster = schedule.roster
         # Mail comes from the office and a reply reaches a person (PLANBELL_REPLY_TO, or the
@@ -202,7 +203,9 @@ class Composer:
             context.update(digest.overview(session, whole, plan, self.roster, today, now - timedelta(days=7)))
             return "overview"
         if plan.year not in self._ledger:
-            self._ledger[plan.year] = digest.year_ledger(session, plan, self.roster, today, digest_window=True)
+            self._ledger[plan.year] = (
+                self.ledgers.get(session, plan, self.roster, today, self.schedule.version) if self.ledgers
+                else digest.year_ledger(session, plan, self.roster, today, digest_window=True))
         ledger = self._ledger[plan.year]
         sections = digest.personal(ledger, row.person, today)
         if sections["empty"] and not (self.digests and self.digests.send_empty):

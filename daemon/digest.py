@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from daemon import defaults
@@ -104,6 +104,25 @@ def year_ledger(session: Session, plan: Plan, roster: Roster, today: date, diges
         for person_id in row.assignees:
             by_person.setdefault(person_id, []).append(row)
     return YearLedger(rows, by_person, paces_for(session, plan, roster, today))
+
+
+class LedgerCache:
+    """The digest window of the ledger, kept from one claimed batch to the next while nothing
+    in it can have changed: same plan year, same day, same schedule version, and no ledger
+    action since (every check-off, skip, reopen, progress entry and event writes an audit
+    row). A Monday's thousands of digests then read the ledger once, not once per batch."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._ledger: YearLedger | None = None
+
+    def get(self, session: Session, plan: Plan, roster: Roster, today: date, version: str) -> YearLedger:
+        last_action = session.scalar(select(func.max(AuditRow.id)))
+        key = (plan.year, today, version, last_action)
+        if key != self._key or self._ledger is None:
+            self._ledger = year_ledger(session, plan, roster, today, digest_window=True)
+            self._key = key
+        return self._ledger
 
 
 def rows_by_id(session: Session, ids: Iterable[str]) -> dict[str, object]:

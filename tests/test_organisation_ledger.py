@@ -12,7 +12,7 @@ import csv
 import email
 import email.policy
 import mailbox
-from datetime import date
+from datetime import UTC, date, datetime
 
 import icalendar
 import pytest
@@ -173,4 +173,29 @@ def test_migration_0004_keeps_recorded_events_and_allows_several_a_day(tmp_path)
         connection.execute(text("INSERT INTO events (obligation, \"on\", seq, title, created_at) "
                                 "VALUES ('briefing', '2026-03-10', 2, '营商环境课题', '2026-03-09 02:00:00')"))
         assert connection.execute(text("SELECT count(*) FROM events")).scalar() == 2
+    engine.dispose()
+
+
+def test_the_digest_ledger_kept_between_batches_is_read_again_after_a_check_off(office):
+    from daemon import ledger as ledger_ops
+    from daemon.digest import LedgerCache
+    from daemon.store.db import make_engine, sessions
+
+    with freeze_time(MARCH_2):
+        assert office("status").code == 0
+    engine = make_engine(office.db)
+    made, cache = sessions(engine), LedgerCache()
+    plan, roster, today = office.schedule.plans[0], office.schedule.roster, date(2026, 3, 2)
+    with made() as session:
+        first = cache.get(session, plan, roster, today, "v1")
+        assert cache.get(session, plan, roster, today, "v1") is first  # nothing changed: kept
+        assert any(r.id == "dispatch/2026-03/lead-a" for r in first.by_person["lead-a"])
+    with made.begin() as session:
+        row = ledger_ops.occurrence(session, "dispatch/2026-03/lead-a")
+        ledger_ops.check_off(session, row, datetime(2026, 3, 2, 3, tzinfo=UTC), "lead-a", "lead-a", None, None)
+    with made() as session:
+        again = cache.get(session, plan, roster, today, "v1")
+        assert again is not first
+        assert "dispatch/2026-03/lead-a" not in {r.id for r in again.by_person.get("lead-a", ())}
+        assert cache.get(session, plan, roster, date(2026, 3, 3), "v1") is not again  # a new day
     engine.dispose()
