@@ -7,11 +7,13 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import insert
 
 from daemon.compose import ICS_CONTENT_TYPE
 from daemon.config import load_settings
+from daemon.plan.schedule import load_schedule
 from daemon.service import Service
 from daemon.simulate import simulate
 from daemon.store.tables import DeliveryRow, MessageRow
@@ -90,3 +92,15 @@ def test_the_calendar_attachment_says_it_is_utf8(tmp_path):
     mail = email.message_from_bytes(wire, policy=email.policy.default)
     (part,) = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
     assert part.get_content_charset() == "utf-8" and part.get_param("method") == "PUBLISH"
+
+
+def test_the_guide_says_what_the_program_does(tmp_path):
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "schedule-guide.zh.md").read_text(encoding="utf-8")
+    # Chinese cadence words are read (每月 is month) ...
+    plan = orgplan.PLAN.replace("    every: month\n    due: {day: 20}\n", "    every: 每月\n    due: {day: 20}\n")
+    schedules, roster = orgplan.write(tmp_path, plan)
+    assert load_schedule(schedules, roster).plans[0].obligation("branch-meeting").every.value == "month"
+    assert "当前版本会拒绝它们" not in guide and "`every` 也接受中文写法" in guide
+    # ... recording progress checks its report off, and a retired duty's overdue history stays.
+    assert "填报进度不会自动销号" not in guide and "填报进度就是报送" in guide
+    assert "它们会从“已逾期”变成“已取消”" not in guide and "保留为“已逾期”" in guide
