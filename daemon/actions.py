@@ -6,6 +6,11 @@ The same ledger functions as the CLI (a check-off is one function, two faces); t
 only parse a request and call these. Each function takes the session of one transaction and
 locks the occurrence row first, so the same link pressed twice, or on two instances at once,
 acts once: the second caller sees the first one's check-off.
+
+A check-off here does not rewrite the pending messages that list the duty (the CLI's bulk
+commands do): a branch secretary's reminders list hundreds of talks, and rewriting them cost a
+web 销号 more than everything else together. Nothing stale goes out: every message is composed
+from the ledger as it is at send time, and one left with nothing to say is skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from daemon import defaults, evidence, ledger, progress
-from daemon.outbox import enqueue, withdraw_checked_off
+from daemon.outbox import enqueue
 from daemon.plan.model import Person, Target
 from daemon.plan.schedule import Schedule
 from daemon.store.tables import AuditRow, OccurrenceRow
@@ -87,8 +92,6 @@ def complete(session: Session, schedule: Schedule, occurrence_id: str, person_id
         raise ActionRefused(409, f"「{row.title}」已记为不需办理;如需改为已完成,请管理员先撤销。")
     note = (note or "").strip() or None
     changed = ledger.check_off(session, row, now, person_id, person_id, note, None, via=via)
-    if changed:
-        _withdraw(session, schedule, [row])
     files = evidence.attach(session, row.id, checked, person_id, now)
     if files and not changed:
         ledger.audit(session, now, person_id, "evidence", row.id, files=[f.filename for f in files], via=via)
@@ -136,8 +139,6 @@ def report_progress(session: Session, schedule: Schedule, occurrence_id: str, pe
     closed = ledger.close_reports(session, target.id, row.plan_year, today, now, person_id, person_id, whose)
     if row.status == "open" and row.id not in closed:  # a report not yet open is still this one
         ledger.check_off(session, row, now, person_id, person_id, "已填报进度", None, via=via)
-        closed.append(row.id)
-    _withdraw(session, schedule, [session.get(OccurrenceRow, i) for i in closed])
     return Outcome(True, row, total=total)
 
 
@@ -192,8 +193,6 @@ def check_off_for(session: Session, schedule: Schedule, occurrence_id: str, admi
         raise ActionRefused(410, f"「{row.title}」已取消,无需销号。")
     changed = ledger.check_off(session, row, now, admin_id, on_behalf or admin_id,
                                (note or "").strip() or "管理员代为销号", None, via={"kind": "admin"})
-    if changed:
-        _withdraw(session, schedule, [row])
     return Outcome(changed, row)
 
 
@@ -213,12 +212,6 @@ def approve_skip(session: Session, occurrence_id: str, admin_id: str, now: datet
         raise ActionRefused(409, f"「{row.title}」已不是未完成状态。")
     ledger.skip(session, row, now, admin_id, reason)
     return Outcome(True, row)
-
-
-def _withdraw(session: Session, schedule: Schedule, rows: list[OccurrenceRow]) -> None:
-    """Take what was just checked off out of pending reminders (as the CLI does), so the outbox
-    and `planbell status` say what will really go out."""
-    withdraw_checked_off(session, schedule.roster, rows)
 
 
 def _zone(schedule: Schedule):

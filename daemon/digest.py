@@ -106,6 +106,11 @@ def year_ledger(session: Session, plan: Plan, roster: Roster, today: date, diges
     return YearLedger(rows, by_person, paces_for(session, plan, roster, today))
 
 
+def person_ledger(session: Session, plan: Plan, roster: Roster, today: date, person_id: str, rows: list) -> YearLedger:
+    """A ledger of one person's ``rows`` (the /me page reads only what it shows)."""
+    return YearLedger(rows, {person_id: rows}, paces_for(session, plan, roster, today))
+
+
 class LedgerCache:
     """The digest window of the ledger, kept from one claimed batch to the next while nothing
     in it can have changed: same plan year, same day, same schedule version, and no ledger

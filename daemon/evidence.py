@@ -122,7 +122,8 @@ def attach(session: Session, occurrence_id: str, checked: list[tuple[Upload, str
                               uploaded_at=now)
             session.add(row)
             added.append(row)
-    session.flush()
+    if added:
+        session.flush()
     return added
 
 

@@ -65,7 +65,8 @@ def stages(duty: OpenDuty, cal: WorkdayCalendar) -> list[tuple[str, date]]:
         day = cal.previous_workday(due - timedelta(days=days))
         if opens < day < due:
             out.append((f"remind-{days}d", day))
-    out.append(("due", due))
+    if opens < due:  # a duty that opens on its due day is announced once, "due today" in it
+        out.append(("due", due))
     day = due
     for n in range(1, defaults.OVERDUE_REMINDERS + 1):
         day = cal.next_workday(day + timedelta(days=1 if n == 1 else defaults.OVERDUE_EVERY_DAYS))

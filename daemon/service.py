@@ -158,9 +158,10 @@ class Service:
         result = self.refresh(now)
         with self.sessions.begin() as session:
             set_state(session, "last_reload_error", "", now)
-        log.info("日程已重新加载:版本 %s;事项 +%d ~%d -%d;消息 +%d ~%d -%d",
+        log.info("日程已重新加载:版本 %s;事项 +%d ~%d -%d,重新打开 %d;消息 +%d ~%d -%d",
                  self.schedule.version, result.sync.added, result.sync.updated, result.sync.cancelled,
-                 result.messages["added"], result.messages["updated"], result.messages["cancelled"])
+                 result.sync.reopened, result.messages["added"], result.messages["updated"],
+                 result.messages["cancelled"])
         return True
 
     def next_wake(self) -> datetime | None:

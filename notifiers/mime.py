@@ -77,9 +77,6 @@ class MimeMessage:
     def __getitem__(self, name: str) -> str | None:
         return self._headers.get(name.lower())
 
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._headers
-
     def as_bytes(self, linesep: str = "\r\n") -> bytes:
         text = self._text if linesep == "\n" else self._text.replace("\n", linesep)
         return text.encode("ascii")

@@ -8,6 +8,7 @@ messages the plan calls for, worked out below from the rules, not from the daemo
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -109,23 +110,52 @@ def escalation_day(duty: Duty) -> date | None:
     return next_workday(duty.due + timedelta(days=duty.escalate_after))
 
 
-def expected_messages(first: date, last: date, check_offs=CHECK_OFFS) -> dict[str, frozenset[str]]:
-    """key → occurrences of every message due on a day in [first, last]: one per person,
-    day and kind, listing what is still open that morning."""
-    out: dict[str, set[str]] = {}
+def expected_items(first: date, last: date, check_offs=CHECK_OFFS) -> dict[str, list[tuple[str, str]]]:
+    """key → what every message due on a day in [first, last] says: one per person, day and
+    kind, listing what is still open that morning as (occurrence, the words of its stage), in
+    the order of their due dates."""
+    out: dict[str, list[tuple[Duty, str, date]]] = {}
 
-    def add(kind: str, person: str, day: date, duty: Duty) -> None:
+    def add(kind: str, person: str, day: date, duty: Duty, stage: str) -> None:
         done = check_offs.get(duty.id)
         if first <= day <= last and (done is None or day <= done):
-            out.setdefault(f"{kind}:{person}:{day.isoformat()}:email", set()).add(duty.id)
+            out.setdefault(f"{kind}:{person}:{day.isoformat()}:email", []).append((duty, stage, day))
 
     for duty in DUTIES:
-        for _stage, day in stages(duty):
-            add("reminder", duty.assignee, day, duty)
+        for stage, day in stages(duty):
+            add("reminder", duty.assignee, day, duty, stage)
         escalation = escalation_day(duty)
         if escalation:
-            add("escalation", "zhang-wei", escalation, duty)  # the one `secretary`
-    return {key: frozenset(ids) for key, ids in out.items()}
+            add("escalation", "zhang-wei", escalation, duty, "escalation")  # the one `secretary`
+    return {key: [(duty.id, stage_words(stage, (duty.due - day).days))
+                  for duty, stage, day in sorted(items, key=lambda i: (i[0].due, i[0].id))]
+            for key, items in out.items()}
+
+
+def stage_words(stage: str, days_left: int) -> str:
+    """How a message words an item's stage, days_left days before its due date."""
+    if stage == "open":
+        return "新开始,今天到期" if days_left == 0 else "新开始"
+    if stage.startswith("remind-"):
+        return f"还有 {days_left} 天到期"
+    if stage == "due":
+        return "今天到期"
+    return f"已逾期 {-days_left} 天"  # overdue-n, escalation
+
+
+def expected_messages(first: date, last: date, check_offs=CHECK_OFFS) -> dict[str, frozenset[str]]:
+    """key → occurrences of every message due on a day in [first, last]."""
+    return {key: frozenset(o for o, _ in items) for key, items in expected_items(first, last, check_offs).items()}
+
+
+# An item of a message's text: "1. 标题" … "【还有 7 天到期】截止 …" … "完成后销号:planbell done ID".
+ITEM = re.compile(r"^\d+\. .*\n   【(?P<words>[^】]+)】截止 .*\n(?:   .*\n)*?   完成后销号:planbell done (?P<id>\S+)$",
+                  re.MULTILINE)
+
+
+def items_of(text: str) -> list[tuple[str, str]]:
+    """What a received message lists, in its order: (occurrence, the words of its stage)."""
+    return [(m["id"], m["words"]) for m in ITEM.finditer(text.replace("\r\n", "\n"))]
 
 
 def test_the_hand_written_2026_calendar_is_the_one_the_daemon_uses():
@@ -153,6 +183,11 @@ def test_a_year_of_2026_delivers_exactly_the_planned_reminders_on_working_days(t
     assert [k for k, n in keys.items() if n > 1] == []
     assert {m.key: m.occurrences for m in mails} == expected_messages(YEAR_START, YEAR_END)
     assert totals == Counter(sent=len(mails))  # nothing failed, retried, skipped or expired
+    # And what each says: every duty once, at the stage the rules put it, in due-date order.
+    said = {m.key: items_of(m.text) for m in mails}
+    expected = expected_items(YEAR_START, YEAR_END)
+    assert [k for k in expected if said[k] != expected[k]] == [], \
+        next((k, said[k], expected[k]) for k in expected if said[k] != expected[k])
 
     for m in mails:
         # On time, at the plan's hour, on a working day of the official 2026 calendar.

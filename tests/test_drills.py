@@ -37,6 +37,7 @@ from sqlalchemy import create_engine, or_, select
 from sqlalchemy.engine import make_url
 
 from daemon import defaults
+from daemon.dispatch import CHANNEL_DOWN_AFTER
 from daemon.scheduler import Clockwork
 from daemon.service import Service
 from daemon.store.tables import DeliveryRow, MessageRow
@@ -132,7 +133,7 @@ def test_drill_smtp_down_messages_wait_with_backoff_and_each_is_delivered_once_a
         last = service.next_wake()
         with service.sessions() as session:
             rows = session.scalars(select(MessageRow).where(MessageRow.key.in_(queued))).all()
-            retries = session.scalars(select(DeliveryRow).where(DeliveryRow.outcome == "retry")).all()
+            retries = session.scalars(select(DeliveryRow).where(DeliveryRow.outcome != "ok")).all()
     finally:
         service.engine.dispose()
 
@@ -147,6 +148,24 @@ def test_drill_smtp_down_messages_wait_with_backoff_and_each_is_delivered_once_a
     assert max(keys.values()) == 1
     assert len(retries) == retried
     assert last > MONDAY_9 + timedelta(hours=1)  # nothing else was owed that morning
+
+    # The backoff: after a message's n-th failed try it waits at least 0.8 × min(2^(n-1) min,
+    # 1 h) (the jitter's low end; a channel found down holds it back longer, never shorter),
+    # and no dispatch run tries more than CHANNEL_DOWN_AFTER messages on the dead relay.
+    by_message: dict[int, list] = {}
+    for delivery in sorted(retries, key=lambda d: d.id):
+        by_message.setdefault(delivery.message_id, []).append(delivery.started_at)
+    assert len(by_message) == len(queued)
+    for tried in by_message.values():
+        for n, (before, after) in enumerate(zip(tried, tried[1:], strict=False), start=1):
+            floor = 0.8 * min(defaults.RETRY_BASE_SECONDS * 2 ** (n - 1), defaults.RETRY_MAX_SECONDS)
+            assert (after - before).total_seconds() >= floor, (n, before, after)
+    per_run = Counter(d.started_at for d in retries)
+    assert max(per_run.values()) <= CHANNEL_DOWN_AFTER, per_run
+    # Not given up on: every failure was a retry, within MAX_ATTEMPTS (see tests/test_giving_up.py
+    # for the relay that never comes back).
+    assert {d.outcome for d in retries} == {"retry"}
+    assert all(len(tried) < defaults.MAX_ATTEMPTS for tried in by_message.values())
 
 
 def _pending(service: Service) -> list[MessageRow]:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from daemon.store.state import get_state
 from daemon.store.tables import MessageRow, OccurrenceRow
 from tests.clirun import ROOT, planbell_env
+from tests.daemonproc import FROZEN_RUN
 from tests.smallplan import (
     AFTERNOON,
     EMAILS,
@@ -257,8 +258,9 @@ def save(path: Path, text: str) -> None:
 
 
 def planbell_command() -> list[str]:
-    script = Path(sys.executable).with_name("planbell")
-    return [str(script), "run"] if script.exists() else [sys.executable, "-m", "daemon", "run"]
+    """`planbell run` on a virtual clock from a fixed instant (tests/frozen_run.py): Tuesday
+    10 March 2026, 15:00 in Shanghai, whatever the machine's date."""
+    return [sys.executable, str(FROZEN_RUN), at(date(2026, 3, 10), AFTERNOON).isoformat(), "run"]
 
 
 def test_planbell_run_applies_an_edit_within_5_s_refuses_a_bad_one_and_stops_on_sigterm(tmp_path):

@@ -2,8 +2,9 @@
 SQLite file is refused in a sentence, and that SIGTERM stops it cleanly, letting the message in
 flight finish.
 
-Each test runs the real command (`python -m daemon run`) with the bundled schedule on a scratch
-SQLite file. Mail goes to a Maildir in the test's directory, or to a real SMTP server on
+Each test runs the real command (`planbell run`) with the bundled schedule on a scratch SQLite
+file, on a virtual clock started at a fixed instant (tests/frozen_run.py), so what it plans and
+sends does not depend on the machine's date. Mail goes to a Maildir in the test's directory, or to a real SMTP server on
 127.0.0.1 where the test watches a send. Waits poll the process's output with deadlines.
 """
 
@@ -24,7 +25,12 @@ from daemon.outbox import enqueue
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.tables import MessageRow
 from tests.clirun import planbell_env
+from tests.daemonproc import FROZEN_RUN
 from tests.instances import Lines
+
+# Tuesday 10 March 2026, 15:00 in Shanghai: the daemon's "now" when it starts.
+START = datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+RUN = [sys.executable, str(FROZEN_RUN), START.isoformat(), "run"]
 
 READY_DEADLINE = 5  # seconds; the goal is 2, the rest is slack for a loaded CI machine
 STOP_DEADLINE = 10
@@ -35,7 +41,7 @@ class Daemon:
 
     def __init__(self, env: dict[str, str], cwd: Path):
         self.started = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-m", "daemon", "run"], cwd=cwd, env=env,
+        self.process = subprocess.Popen(RUN, cwd=cwd, env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = Lines(self.process.stderr)
         self.log: list[str] = []
@@ -108,7 +114,7 @@ def test_a_second_run_on_the_same_sqlite_file_is_refused_in_chinese_with_status_
     first = Daemon(env, tmp_path)
     try:
         first.wait_for("ready")
-        second = subprocess.run([sys.executable, "-m", "daemon", "run"], cwd=tmp_path, env=env,
+        second = subprocess.run(RUN, cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=60)
         assert first.process.poll() is None  # the first one is untouched
         code, _ = first.stop()
@@ -125,8 +131,8 @@ def test_a_second_run_on_the_same_sqlite_file_is_refused_in_chinese_with_status_
 def test_sigterm_during_a_send_lets_it_finish_claims_nothing_more_and_exits_0(tmp_path, smtp_server):
     env = maildir_env(tmp_path, smtp_host="127.0.0.1", smtp_port=str(smtp_server.port), smtp_security="none")
     database = tmp_path / "planbell.db"
-    # Messages overdue whatever today's date (2000-01-01); admin alerts never expire, so they
-    # are the first the daemon sends when it starts.
+    # Messages long overdue when the daemon starts (2000-01-01); admin alerts never expire, so
+    # they are the first the daemon sends.
     engine = make_engine(f"sqlite:///{database}")
     upgrade(engine)
     queued = [f"admin:delivery-failed:lifecycle-{n}:xu-li:email" for n in range(5)]
@@ -142,11 +148,11 @@ def test_sigterm_during_a_send_lets_it_finish_claims_nothing_more_and_exits_0(tm
 
     def sigterm_mid_send(_message) -> None:
         # The first message is in the server's hands; the daemon is waiting for "250" when it
-        # is told to stop, and hears it only after this relay's slow moment.
+        # is told to stop, and hears it only once the daemon has said it is stopping.
         if not asked.is_set():
             asked.set()
             os.kill(daemon.process.pid, signal.SIGTERM)
-            time.sleep(0.5)
+            daemon.wait_for("stopping after the send in flight", timeout=30)
 
     smtp_server.handler.on_data = sigterm_mid_send
     daemon = Daemon(env, tmp_path)

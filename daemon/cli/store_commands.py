@@ -259,8 +259,10 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
 
         result = run_simulation(service, start, end, settings.timezone, go_live=not deliver, on_day=on_day)
     service.engine.dispose()
+    # On PostgreSQL there is no lock file (``held`` is None): whether a scratch database was
+    # made is the --deliver flag's to say, not the lock's.
     if deliver:
-        if held:  # PostgreSQL takes no lock file: nothing to release
+        if held is not None:
             held.close()
     else:
         scratch.cleanup()  # the scratch database was only the simulation's

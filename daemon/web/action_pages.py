@@ -123,21 +123,26 @@ async def act(request: Request) -> HTMLResponse:
     schedule, now = wb.schedule(), wb.clock()
     via = {"kind": "link", "channel": "group" if claim.group else "email", **client(request)}
     note = str(form.get("note") or "")[:2000]
-    try:
+    amount, ask_skip = str(form.get("amount") or ""), form.get("ask_skip") == "1"
+
+    def work(session):
+        """The action and the page's state after it, in one transaction (one trip to a worker
+        thread and one session instead of two: a check-off's largest fixed costs)."""
         if claim.purpose == "done":
-            outcome = await in_transaction(request, actions.complete, schedule, claim.occurrence, person.id, now,
-                                           note, uploads, via)
+            outcome = actions.complete(session, schedule, claim.occurrence, person.id, now, note, uploads, via)
         elif claim.purpose == "progress":
-            outcome = await in_transaction(request, actions.report_progress, schedule, claim.occurrence,
-                                           person.id, now, str(form.get("amount") or ""), note, via)
+            outcome = actions.report_progress(session, schedule, claim.occurrence, person.id, now, amount, note, via)
         else:
-            outcome = await in_transaction(request, actions.explain, schedule, claim.occurrence, person.id, now,
-                                           note, form.get("ask_skip") == "1", via)
+            outcome = actions.explain(session, schedule, claim.occurrence, person.id, now, note, ask_skip, via)
+        session.flush()
+        return outcome, _state(session, schedule, claim)
+
+    try:
+        outcome, state = await in_transaction(request, work)
     except evidence.EvidenceRefused as exc:
         return problem(request, 400, "文件未保存", f"{exc} 本次什么都没有保存(销号也没有记录),请返回重新选择。")
     except actions.ActionRefused as exc:
         return problem(request, exc.status, "未能办理", exc.message)
-    state = await reading(request, _state, schedule, claim)
     response = page(request, "act_done.html", claim=claim, person=person, outcome=outcome,
                     viewer=verified.viewer or person, **state)
     if not claim.group:

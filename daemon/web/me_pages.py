@@ -3,8 +3,10 @@ signing out, and each person's evidence files."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
+from sqlalchemy import String, and_, cast, func, not_, or_, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -14,21 +16,52 @@ from daemon.store.tables import OccurrenceRow
 from daemon.web.auth import bench, client, csrf_for, csrf_ok, sign_in, sign_out, signed_in
 from daemon.web.respond import PAGE_HEADERS, in_transaction, page, problem, reading
 
+# Cards of the latest check-offs, and lines of the duties after the next week: the rest are
+# counted (the calendar feed and the ledger list them all).
+DONE_SHOWN = 30
+LATER_SHOWN = 60
+# digest.personal's "即将开始": duties opening within this many days.
+UPCOMING_WITHIN = timedelta(days=7)
+
+
+def _assigned_to(person_id: str):
+    """SQL narrowing to one person's duties. The assignees are a JSON list whose text holds each
+    id in double quotes; ids are slugs, so the match is exact (LIKE's wildcards escaped)."""
+    escaped = person_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(OccurrenceRow.assignees, String).like(f'%"{escaped}"%', escape="\\")
+
 
 def _my_duties(session, schedule, person_id: str, today, year: int) -> dict:
+    """The person's open duties in the digest's sections, then the first of the later ones and
+    the latest check-offs, each with its total. Only what the page shows is read: a 支部书记 of a
+    large office holds thousands of duties a year, and reading them all for every view of /me
+    cost most of its time."""
     plan = next((p for p in schedule.plans if p.year == year), None)
     if plan is None:
         return {"plan": None}
-    ledger = digest.year_ledger(session, plan, schedule.roster, today)
-    sections = digest.personal(ledger, person_id, today)
-    mine = ledger.by_person.get(person_id, [])
-    done = sorted((r for r in mine if r.status in ("done", "skipped")),
-                  key=lambda r: r.done_at or r.updated_at, reverse=True)
+    row = OccurrenceRow
+    week_end = today + timedelta(days=6 - today.weekday())
+    mine_open = (row.plan_year == plan.year, _assigned_to(person_id), row.status == "open")
+    # Every row a section can hold is due by the week's end or opens in the coming days: the
+    # digest's sections are chosen from those; all the others are "later".
+    near_rule = or_(row.due <= week_end, and_(row.opens > today, row.opens <= today + UPCOMING_WITHIN))
+    near = list(session.scalars(select(row).where(*mine_open, near_rule)))
+    sections = digest.personal(digest.person_ledger(session, plan, schedule.roster, today, person_id, near),
+                               person_id, today)
     shown = {r.id for key in ("overdue", "this_week", "upcoming") for r in sections[key]}
-    later = sorted((r for r in mine if r.status == "open" and r.id not in shown), key=lambda r: r.due)
+    far = (*mine_open, not_(near_rule))
+    far_total = session.scalar(select(func.count()).select_from(row).where(*far))
+    far_first = session.scalars(select(row).where(*far).order_by(row.due, row.id).limit(LATER_SHOWN))
+    later = sorted([r for r in near if r.id not in shown], key=lambda r: r.due)
+    later_total = len(later) + far_total
+    later = sorted([*later, *far_first], key=lambda r: (r.due, r.id))[:LATER_SHOWN]
+    finished = (row.plan_year == plan.year, _assigned_to(person_id), row.status.in_(("done", "skipped")))
+    done_total = session.scalar(select(func.count()).select_from(row).where(*finished))
+    done = list(session.scalars(select(row).where(*finished).order_by(
+        func.coalesce(row.done_at, row.updated_at).desc(), row.id).limit(DONE_SHOWN)))
     files = evidence.files_of(session, [r.id for r in done])
-    return {"plan": plan, **sections, "done": done, "later": later, "files": files,
-            "names": {p.id: p.name for p in schedule.roster.people},
+    return {"plan": plan, **sections, "later": later, "later_total": later_total, "done": done,
+            "done_total": done_total, "files": files, "names": {p.id: p.name for p in schedule.roster.people},
             "has_feed": feeds.has_feed(session, person_id)}
 
 

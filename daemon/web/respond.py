@@ -29,7 +29,9 @@ PAGE_HEADERS = {
 
 def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     wb = bench(request)
-    viewer = context.setdefault("viewer", signed_in(request))
+    if "viewer" not in context:  # (setdefault would check the cookie even when it is given)
+        context["viewer"] = signed_in(request)
+    viewer = context["viewer"]
     context.setdefault("logout_csrf", wb.links.csrf(f"me:{viewer.id}") if viewer else "")
     html = render(f"web/{template}", today=wb.today(), zone=wb.zone, **context)
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

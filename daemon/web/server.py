@@ -25,12 +25,37 @@ def workbench_for(service, wake, health) -> Workbench:
                      secure_cookies=public_url(service.settings).startswith("https://"))
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's own loop wakes every 0.1 s to see whether it should stop (and every tenth time
+    to refresh its Date header): ten wake-ups a second in a daemon that is otherwise asleep, and
+    five times a sleeping process's idle CPU. This one wakes once a second for the Date header,
+    and at once when ``wake()`` (from ``WebServer.stop``) asks it to look at ``should_exit``."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _woken: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # a multiple of 10: on_tick refreshes the Date header
+            try:
+                await asyncio.wait_for(self._woken.wait(), 1)
+            except TimeoutError:
+                pass
+
+    def wake(self) -> None:
+        """Called from another thread."""
+        if self._loop is not None and self._woken is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
+
+
 class WebServer:
     def __init__(self, bench: Workbench, host: str, port: int):
         self.config = uvicorn.Config(create_app(bench), host=host, port=port, log_level="warning",
                                      access_log=False, proxy_headers=True, lifespan="off",
                                      timeout_graceful_shutdown=5)
-        self.server = uvicorn.Server(self.config)
+        self.server = QuietServer(self.config)
         self.thread: threading.Thread | None = None
         self.socket: socket.socket | None = None
 
@@ -38,7 +63,9 @@ class WebServer:
         """Bind now (so a taken port fails `planbell run` at once, in its own words), then serve
         in the background."""
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+        # without it each response (headers and body written apart) waited 40 ms for a delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.config.host, self.config.port))
@@ -63,5 +90,6 @@ class WebServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
+        self.server.wake()
         if self.thread is not None:
             self.thread.join(timeout=10)

@@ -1,0 +1,137 @@
+"""The admins' overview, counted by hand: each item's done, skipped, open, overdue and due-so-far
+occurrences (a duty due today is not late, a cancelled one is not owed), and the messages given
+up on since the last overview (not those given up on before it, nor those still retried).
+
+The small plan of tests/smallplan.py synced into a SQLite file, its ledger set by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from daemon import digest, ledger
+from daemon.ledger import Progress
+from daemon.outbox import enqueue
+from daemon.plan.schedule import load_schedule
+from daemon.store.tables import DeliveryRow, MessageRow
+from tests.clirun import bundled_schedule
+from tests.smallplan import at, make_service, write_plan
+
+TODAY = date(2026, 3, 25)  # March's report is due today
+NOW = at(TODAY)
+SINCE = NOW - timedelta(days=7)
+
+
+def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_since(tmp_path):
+    service = make_service(write_plan(tmp_path), 25)
+    service.start(at(date(2026, 1, 1)))
+    with service.sessions.begin() as session:
+        def row(occurrence_id):
+            return ledger.occurrence(session, occurrence_id)
+
+        ledger.skip(session, row("monthly-report/2026-01"), NOW, "cli:xu", "合并")
+        for early in ("monthly-report/2026-04", "monthly-report/2026-05"):
+            ledger.check_off(session, row(early), NOW, "cli:xu", "li-na", None, None)
+        for talk in ("heart-talks/2026-H2/li-na", "heart-talks/2026-H2/zhang-wei"):
+            ledger.skip(session, row(talk), NOW, "cli:xu", "调离")
+        row("quarterly-meeting/2026-Q1").status = "cancelled"  # due 20 March, no longer asked for
+        for n, (status, outcome, when) in enumerate([
+            ("failed", "failed", SINCE + timedelta(hours=1)),  # given up on this week: listed
+            ("failed", "failed", SINCE - timedelta(hours=1)),  # in the last overview already
+            ("failed", "failed", SINCE),  # the moment the last overview was made: this one's
+            ("pending", "retry", SINCE + timedelta(hours=2)),  # still being tried, listed never
+        ]):
+            enqueue(session, key=f"admin:test:{n}:xu-li:email", kind="admin", person="xu-li", channel="email",
+                    send_at=when, content={"topic": "expired", "context": {}}, now=when)
+            message = session.query(MessageRow).filter_by(key=f"admin:test:{n}:xu-li:email").one()
+            message.status = status
+            session.add(DeliveryRow(message_id=message.id, started_at=when, duration_ms=5, outcome=outcome,
+                                    error="refused", instance="test"))
+    plan = replace(service.schedule.plans[0], items={1: "按月报送"})  # the others untitled
+    with service.sessions() as session:
+        rows = digest.year_rows(session, 2026)
+        result = digest.overview(session, rows, digest.progress_by_target(session, plan), plan, TODAY, SINCE)
+    service.engine.dispose()
+
+    def counts(done=0, opened=0, overdue=0, skipped=0, due_so_far=0):
+        return {"done": done, "open": opened, "overdue": overdue, "skipped": skipped, "due_so_far": due_so_far}
+
+    assert result["items"] == [
+        # January skipped, February overdue, March due today, April and May done early.
+        {"item": 1, "title": "按月报送", **counts(done=2, opened=9, overdue=1, skipped=1, due_so_far=2)},
+        {"item": 2, "title": "", **counts(opened=3)},  # Q1 cancelled: neither open nor owed
+        {"item": 3, "title": "", **counts(opened=1)},
+        {"item": 4, "title": "", **counts(opened=2, skipped=2)},
+    ]
+    assert result["overdue_total"] == 1
+    assert [m.key for m in result["failed"]] == ["admin:test:0:xu-li:email", "admin:test:2:xu-li:email"]
+    assert result["empty"] is False and result["targets"] == []
+
+
+def test_a_personal_digest_sorts_duties_into_overdue_this_week_and_upcoming_at_the_edges(tmp_path):
+    """Wednesday 25 March; the week ends on Sunday the 29th. Overdue is before today, this week
+    is today to Sunday, upcoming opens after today and within seven days and is due later."""
+    files = write_plan(tmp_path)
+    schedule = load_schedule(files.schedules, files.roster)
+    plan, roster = schedule.plans[0], schedule.roster
+
+    def duty(name, opens, due, status="open", who=("li-na",)):
+        return SimpleNamespace(id=name, opens=opens, due=due, status=status, assignees=list(who))
+
+    rows = [
+        duty("yesterday", date(2026, 3, 1), date(2026, 3, 24)),
+        duty("today", date(2026, 3, 1), date(2026, 3, 25)),
+        duty("sunday", date(2026, 3, 27), date(2026, 3, 29)),  # opens in two days, due this week
+        duty("next-monday", date(2026, 3, 26), date(2026, 3, 30)),
+        duty("opened-today", date(2026, 3, 25), date(2026, 4, 10)),
+        duty("opens-in-7-days", date(2026, 4, 1), date(2026, 4, 20)),
+        duty("opens-in-8-days", date(2026, 4, 2), date(2026, 4, 21)),
+        duty("done", date(2026, 3, 1), date(2026, 3, 20), status="done"),
+        duty("not-hers", date(2026, 3, 1), date(2026, 3, 20), who=("zhang-wei",)),
+    ]
+    sections = digest.personal(rows, {}, plan, roster, "li-na", TODAY)
+    assert [r.id for r in sections["overdue"]] == ["yesterday"]
+    assert [r.id for r in sections["this_week"]] == ["today", "sunday"]
+    assert [r.id for r in sections["upcoming"]] == ["next-monday", "opens-in-7-days"]
+    assert sections["targets"] == [] and sections["empty"] is False
+    assert digest.personal(rows, {}, plan, roster, "chen-jing", TODAY)["empty"] is True
+    # Any one section is enough to make a digest worth sending.
+    for only in ("yesterday", "today", "next-monday"):
+        alone = [r for r in rows if r.id == only]
+        assert digest.personal(alone, {}, plan, roster, "li-na", TODAY)["empty"] is False, only
+
+
+def test_a_targets_progress_bar_is_20_cells_filled_by_its_share_and_never_overflows():
+    def pace(total):
+        return digest.TargetPace(title="审核文稿", unit="篇", comparator="不少于", value=500, total=total,
+                                 expected=None, entries=1)
+
+    assert pace(0).bar() == "░" * 20
+    assert pace(125).bar() == "█" * 5 + "░" * 15
+    assert pace(900).bar() == "█" * 20
+
+
+def test_target_paces_say_the_comparison_the_entries_and_a_pace_only_for_yearly_counts():
+    plan = bundled_schedule().plans[0]
+    progress = {t.id: Progress(0.0, 0) for t in plan.targets}
+    progress["manuscripts-reviewed"] = Progress(120.0, 3)
+    today = date(2026, 4, 1)  # 90 days of 365 gone
+    paces = {p.title: p for p in digest.target_paces(progress, plan, {"party-group"}, today)}
+    titles = {t.id: t.title for t in plan.targets}
+    reviewed = paces[titles["manuscripts-reviewed"]]
+    assert (reviewed.comparator, reviewed.value, reviewed.total, reviewed.entries) == ("不少于", 500, 120, 3)
+    assert reviewed.expected == pytest.approx(500 * 90 / 365)
+    exactly = paces[titles["shanxi-special-topics"]]
+    assert exactly.comparator == "完成" and exactly.expected == pytest.approx(10 * 90 / 365)
+    # A rate (%) has no pace through the year, nor does a reduction; only the owner's targets.
+    assert paces[titles["training-coverage"]].expected is None
+    assert titles["public-requests-closed"] not in paces  # the office's, not the party group's
+    everyone = {p.title: p for p in digest.target_paces(progress, plan, None, today)}
+    assert everyone[titles["public-requests-closed"]].expected is None
+    assert everyone[titles["documents-issued-reduction"]].expected is None
+    assert everyone[titles["grassroots-research-days"]].expected is None  # a monthly quota
+    assert everyone[titles["party-building-budget"]].expected is not None

@@ -1,0 +1,123 @@
+"""The ledger's records: every change leaves an audit row saying who did what to which duty and
+how, and an event is recorded once per obligation and day.
+
+The ledger functions on a SQLite file synced from the small plan (tests/smallplan.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from daemon import ledger
+from daemon.plan.model import Comparator, Target
+from daemon.store.tables import AuditRow, EventRow, OccurrenceRow
+from tests.clirun import run_cli
+from tests.smallplan import at, make_service, write_plan
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = at(date(2026, 3, 26))
+
+
+@pytest.fixture
+def service(tmp_path):
+    service = make_service(write_plan(tmp_path), 25)  # nothing is sent here
+    service.start(at(date(2026, 3, 1)))
+    yield service
+    service.engine.dispose()
+
+
+def audit_trail(service) -> list[tuple]:
+    with service.sessions() as session:
+        return [(a.at, a.actor, a.action, a.subject, a.detail)
+                for a in session.scalars(select(AuditRow).order_by(AuditRow.id))]
+
+
+def test_every_change_to_the_ledger_is_audited_with_who_what_and_how(service):
+    target = Target(id="reports-filed", item=1, title="报送工作报告", source="全年报送不少于12次",
+                    comparator=Comparator.AT_LEAST, value=12, unit="次", owner="office")
+    with service.sessions.begin() as session:
+        march = ledger.occurrence(session, "monthly-report/2026-03")
+        assert ledger.check_off(session, march, NOW, "cli:xu", "li-na", "已报送", "OA-2026-031")
+        assert ledger.reopen(session, march, NOW, "cli:xu")
+        ledger.skip(session, march, NOW, "cli:xu", "本月合并报送")
+        assert ledger.record_event(session, "heart-talks", date(2026, 3, 20), NOW, "cli:xu")
+        assert ledger.record_progress(session, target, 2026, "+", 3, "一季度", NOW, "cli:li") == 3
+        assert ledger.record_progress(session, target, 2026, "=", 5, None, NOW, "cli:li") == 5
+    assert audit_trail(service) == [
+        (NOW, "cli:xu", "done", "monthly-report/2026-03", {"by": "li-na", "note": "已报送", "evidence": "OA-2026-031"}),
+        (NOW, "cli:xu", "reopen", "monthly-report/2026-03", {"previous": "done"}),
+        (NOW, "cli:xu", "skip", "monthly-report/2026-03", {"reason": "本月合并报送"}),
+        (NOW, "cli:xu", "event", "heart-talks", {"on": "2026-03-20"}),
+        (NOW, "cli:li", "progress", "reports-filed", {"mode": "+", "amount": 3, "total": 3, "note": "一季度"}),
+        (NOW, "cli:li", "progress", "reports-filed", {"mode": "=", "amount": 5, "total": 5, "note": None}),
+    ]
+
+
+def test_reopening_a_skipped_duty_records_that_it_was_skipped(service):
+    with service.sessions.begin() as session:
+        row = ledger.occurrence(session, "monthly-report/2026-04")
+        ledger.skip(session, row, NOW, "cli:xu", "暂停")
+        assert (row.status, row.done_by, row.note) == ("skipped", "cli:xu", "暂停")
+        assert ledger.reopen(session, row, NOW, "cli:xu")
+        assert not ledger.reopen(session, row, NOW, "cli:xu")  # already open: nothing to do
+        assert (row.status, row.done_at, row.done_by, row.note) == ("open", None, None, None)
+    assert [t[2:] for t in audit_trail(service)] == [
+        ("skip", "monthly-report/2026-04", {"reason": "暂停"}),
+        ("reopen", "monthly-report/2026-04", {"previous": "skipped"}),
+    ]
+
+
+def test_an_event_is_recorded_once_per_obligation_and_day_and_says_who_recorded_it(service):
+    day = date(2026, 3, 20)
+    with service.sessions.begin() as session:
+        assert ledger.record_event(session, "drafting-start", day, NOW, "cli:xu") is True
+        assert ledger.record_event(session, "drafting-start", day, NOW, "cli:li") is False
+        # Another obligation the same day, and the same obligation another day, are new events.
+        assert ledger.record_event(session, "inspection-start", day, NOW, "cli:li") is True
+        assert ledger.record_event(session, "drafting-start", date(2026, 3, 21), NOW, "cli:li") is True
+    with service.sessions() as session:
+        events = [(e.obligation, e.on, e.created_by, e.created_at)
+                  for e in session.scalars(select(EventRow).order_by(EventRow.id))]
+    assert events == [("drafting-start", day, "cli:xu", NOW), ("inspection-start", day, "cli:li", NOW),
+                      ("drafting-start", date(2026, 3, 21), "cli:li", NOW)]
+    assert len(audit_trail(service)) == 3  # the refused repeat left no trace
+
+
+def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due_order(tmp_path):
+    """`planbell progress` is the report the 【进度报送】 reminders ask for: it checks off that
+    target's open report occurrences that have opened by today (today's included), oldest
+    first, and nothing else."""
+    db = f"sqlite:///{tmp_path / 'planbell.db'}"
+    with freeze_time("2026-03-01 02:00:00"):
+        assert run_cli("status", database_url=db).code == 0
+    engine = create_engine(db)
+    with Session(engine) as session:
+        reports = {r.id: r.opens for r in session.scalars(
+            select(OccurrenceRow).where(OccurrenceRow.obligation == "manuscripts-reviewed"))}
+    march = reports["manuscripts-reviewed/2026-03"]
+    with Session(engine) as session, session.begin():  # last December's request, never answered
+        session.add(OccurrenceRow(
+            id="manuscripts-reviewed/2025-12", obligation="manuscripts-reviewed", kind="report", plan_year=2025,
+            item=4, title="意识形态三级审核文稿", source="全年审核文稿不少于500篇", period="2025-12",
+            opens=date(2025, 12, 24), due=date(2025, 12, 31), owner="party-group", assignees=["li-na"],
+            status="open", updated_at=at(date(2025, 12, 24))))
+    with freeze_time(datetime.combine(march, time(10, 0), SHANGHAI)):  # the day March's opens
+        skipped = run_cli("skip", "manuscripts-reviewed/2026-01", "--reason", "年初未报", database_url=db)
+        result = run_cli("progress", "manuscripts-reviewed", "+10", "--by", "li-na", database_url=db)
+    assert skipped.code == 0 and result.code == 0, (skipped.err, result.err)
+    closed = ["manuscripts-reviewed/2026-02", "manuscripts-reviewed/2026-03"]
+    assert [line.split(":", 1)[1] for line in result.out.splitlines() if line.startswith("已销号进度报送")] == closed
+    with Session(engine) as session:
+        rows = {r.id: r for r in session.scalars(select(OccurrenceRow).where(OccurrenceRow.kind == "report"))}
+    engine.dispose()
+    assert all((rows[o].status, rows[o].done_by, rows[o].note) == ("done", "li-na", "已填报进度") for o in closed)
+    assert rows["manuscripts-reviewed/2026-01"].status == "skipped"  # not open: left as it was
+    assert rows["manuscripts-reviewed/2026-04"].status == "open"  # not open yet
+    assert rows["manuscripts-reviewed/2025-12"].status == "open"  # last year's, not this progress's
+    assert {r.status for o, r in rows.items() if not o.startswith("manuscripts-reviewed/")} == {"open"}
