@@ -83,6 +83,15 @@ class YearLedger:
     by_person: dict[str, list[OccurrenceRow]]
     paces: Paces
 
+    @classmethod
+    def of(cls, rows: list, paces: Paces) -> YearLedger:
+        """``rows`` indexed by the people who must act on them."""
+        by_person: dict[str, list] = {}
+        for row in rows:
+            for person_id in row.assignees:
+                by_person.setdefault(person_id, []).append(row)
+        return cls(rows, by_person, paces)
+
 
 def year_rows(session: Session, year: int) -> list[OccurrenceRow]:
     return list(session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)))
@@ -98,17 +107,12 @@ def year_ledger(session: Session, plan: Plan, roster: Roster, today: date, diges
     if digest_window:
         query = query.where(table.c.status == "open", or_(table.c.due <= today + timedelta(days=DIGEST_DUE_DAYS),
                                                           table.c.opens <= today + timedelta(days=DIGEST_OPENS_DAYS)))
-    rows = list(session.execute(query))
-    by_person: dict[str, list] = {}
-    for row in rows:
-        for person_id in row.assignees:
-            by_person.setdefault(person_id, []).append(row)
-    return YearLedger(rows, by_person, paces_for(session, plan, roster, today))
+    return YearLedger.of(list(session.execute(query)), paces_for(session, plan, roster, today))
 
 
 def person_ledger(session: Session, plan: Plan, roster: Roster, today: date, person_id: str, rows: list) -> YearLedger:
     """A ledger of one person's ``rows`` (the /me page reads only what it shows)."""
-    return YearLedger(rows, {person_id: rows}, paces_for(session, plan, roster, today))
+    return YearLedger.of([r for r in rows if person_id in r.assignees], paces_for(session, plan, roster, today))
 
 
 class LedgerCache:
