@@ -88,19 +88,26 @@ def reopen(session: Session, row: OccurrenceRow, now: datetime, actor: str) -> b
 
 
 def record_event(session: Session, obligation: str, on: date, now: datetime, actor: str,
-                 title: str | None = None) -> tuple[bool, int]:
-    """Start a per-event obligation on ``on``: (whether it is new, its number on that day).
-    Several happenings a day are told apart by their titles; the same title again (or, without
-    a title, any event that day) is the one already recorded."""
-    same_day = session.scalars(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on)
-                               .order_by(EventRow.seq)).all()
-    for row in same_day:
-        if title is None or row.title == title:
-            return False, row.seq
+                 title: str | None = None) -> bool:
+    """Start a per-event obligation on ``on``; False when that event was already recorded.
+    Several happenings a day are told apart by their titles (numbered 1, 2 … on their date,
+    see ``event_number``); the same title again, or without a title any event that day, is
+    the one already recorded."""
+    same_day = session.scalars(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on)).all()
+    if any(title is None or row.title == title for row in same_day):
+        return False
     seq = max((row.seq for row in same_day), default=0) + 1
     session.add(EventRow(obligation=obligation, on=on, seq=seq, title=title, created_at=now, created_by=actor))
-    audit(session, now, actor, "event", obligation, on=on.isoformat(), seq=seq, title=title)
-    return True, seq
+    numbered = {"seq": seq, "title": title} if title or seq > 1 else {}
+    audit(session, now, actor, "event", obligation, on=on.isoformat(), **numbered)
+    return True
+
+
+def event_number(session: Session, obligation: str, on: date, title: str | None) -> int:
+    """The number on its date of the event ``record_event`` took (or found) for ``title``."""
+    rows = session.scalars(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on)
+                           .order_by(EventRow.seq)).all()
+    return next((row.seq for row in rows if title is None or row.title == title), 1)
 
 
 def close_reports(session: Session, target: str, year: int, today: date, now: datetime, actor: str,

@@ -55,6 +55,7 @@ def _row(key, kind, person, channel, send_at, content, now) -> dict:
 def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: datetime) -> dict[str, int]:
     """Make pending reminder/escalation rows match ``planned`` (the caller commits)."""
     counts = {"added": 0, "updated": 0, "cancelled": 0}
+    session.flush()  # plain reads below: the session's own pending changes first
     table = MessageRow.__table__
     planned_kind = table.c.kind.in_(PLANNED_KINDS)
     changeable = table.c.status.in_(("pending", "cancelled"))
@@ -104,6 +105,8 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     if cancelled:
         session.execute(update(table).where(by_id).values(status="cancelled"), cancelled)
     counts["cancelled"] = len(cancelled)
+    if changed or retimed or cancelled:
+        session.expire_all()  # objects of those rows in this session are read again
     insert_ignore(session, new)
     counts["added"] = len(new)
     return counts

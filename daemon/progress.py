@@ -93,8 +93,8 @@ def record_progress(session: Session, target: Target, year: int, mode: str, amou
         raise LedgerError(f"累计不能为负数(当前 {current:g},本次 {mode}{amount:g})")
     session.add(ProgressRow(target=target.id, plan_year=year, mode=mode, amount=amount, total=total, person=person,
                             period=period, note=note, recorded_at=now, recorded_by=actor))
-    audit(session, now, actor, "progress", target.id, mode=mode, amount=amount, total=total, note=note,
-          person=person, period=period)
+    whose = {"person": person, "period": period} if person else {}
+    audit(session, now, actor, "progress", target.id, mode=mode, amount=amount, total=total, note=note, **whose)
     return total
 
 

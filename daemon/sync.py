@@ -65,6 +65,9 @@ def sync(session: Session, schedule: Schedule, now: datetime, go_live: date) -> 
     """Upsert the expansion into ``session`` (the caller commits). The table is read as plain
     rows and written back in executemany batches: a large office has a hundred thousand."""
     result = SyncResult()
+    # Plain reads and writes below: the session's own pending changes (a check-off a moment
+    # ago) go to the database first, and its objects are read again afterwards.
+    session.flush()
     wanted = expected(schedule, events_of(session))
     years = {plan.year for plan in schedule.plans}
     table = OccurrenceRow.__table__
@@ -110,6 +113,8 @@ def sync(session: Session, schedule: Schedule, now: datetime, go_live: date) -> 
     if new:
         session.execute(insert(OccurrenceRow), new)
         result.added = len(new)
+    if changes:
+        session.expire_all()
     return result
 
 

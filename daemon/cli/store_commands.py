@@ -67,7 +67,8 @@ def event(app: App, obligation, on, title, by) -> None:
     if title is not None and not 0 < len(title) <= defaults.EVENT_TITLE_CHARS:
         raise click.BadParameter(f"标题要有内容,最多 {defaults.EVENT_TITLE_CHARS} 字(现在 {len(title)} 字)", param_hint="--title")
     with store.sessions.begin() as session:
-        added, seq = ledger_ops.record_event(session, obligation, on, now, _actor(by), title)
+        added = ledger_ops.record_event(session, obligation, on, now, _actor(by), title)
+        seq = ledger_ops.event_number(session, obligation, on, title)
     store.replan(now)
     label = on.isoformat() if seq == 1 else f"{on.isoformat()}.{seq}"
     with store.sessions() as session:
