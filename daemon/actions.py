@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import defaults, evidence, ledger
+from daemon import defaults, evidence, ledger, progress
 from daemon.outbox import enqueue
 from daemon.plan.model import Person, Target
 from daemon.plan.schedule import Schedule
@@ -128,12 +128,15 @@ def report_progress(session: Session, schedule: Schedule, occurrence_id: str, pe
     mode, value = parse_amount(amount)
     target = target_of(schedule, row)
     note = (note or "").strip() or None
+    # A per-person target's report is one person's (the row's only assignee): their own figure.
+    whose = row.assignees[0] if target.per and row.assignees else None
+    today = now.astimezone(_zone(schedule)).date()
     try:
-        total = ledger.record_progress(session, target, row.plan_year, mode, value, note, now, person_id)
+        total = progress.record_progress(session, target, row.plan_year, mode, value, note, now, person_id,
+                                         whose, today)
     except ledger.LedgerError as exc:
         raise ActionRefused(400, str(exc)) from None
-    today = now.astimezone(_zone(schedule)).date()
-    closed = ledger.close_reports(session, target.id, row.plan_year, today, now, person_id, person_id)
+    closed = ledger.close_reports(session, target.id, row.plan_year, today, now, person_id, person_id, whose)
     if row.status == "open" and row.id not in closed:  # a report not yet open is still this one
         ledger.check_off(session, row, now, person_id, person_id, "已填报进度", None, via=via)
     return Outcome(True, row, total=total)

@@ -29,6 +29,10 @@ _OCCURRENCES = select(OccurrenceRow.__table__).where(
     OccurrenceRow.__table__.c.id.in_(bindparam("ids", expanding=True)))
 
 
+# The calendar file's type: without the charset some mail clients read the Chinese in it as
+# Latin-1 and show mojibake in the calendar.
+ICS_CONTENT_TYPE = "text/calendar; charset=UTF-8; method=PUBLISH"
+
 # The kinds of message that list duties (content["items"] of occurrence ids and stages); a
 # nudge (催办 from /admin) reads as a reminder.
 ITEM_KINDS = ("reminder", "escalation", "nudge")
@@ -47,8 +51,9 @@ def purposes(kind: str) -> tuple[str, ...]:
 
 class Composer:
     def __init__(self, schedule: Schedule, digests: DigestSettings | None = None, links: Links | None = None,
-                 reply_to: str | None = None):
+                 reply_to: str | None = None, ledgers: digest.LedgerCache | None = None):
         self.schedule = schedule
+        self.ledgers = ledgers  # the service's, shared by the composers of successive batches
         self.links = links
         self.roster = schedule.roster
         # Mail comes from the office and a reply reaches a person (PLANBELL_REPLY_TO, or the
@@ -65,8 +70,9 @@ class Composer:
         self._calendars: dict[str, Attachment] = {}
         # A composer lives for one claimed batch (one `now`): the digests of a Monday morning
         # share one read of the year's ledger instead of one per person.
-        self._ledger: dict[int, tuple[list, dict]] = {}
+        self._ledger: dict[int, digest.YearLedger] = {}
         self._checkoffs: list | None = None  # the week's check-offs through links, read once
+        self._checked: dict = {}  # their occurrences, by id
         self._fetched: dict[str, Row] = {}  # occurrences read by prefetch(), by id
         self._fetched_at = 0.0  # time.monotonic() of that read
 
@@ -183,7 +189,7 @@ class Composer:
         if key not in self._calendars:
             plan = self.plans.get(rows[0].plan_year)
             data = occurrence_calendar(rows, plan, self.roster, now, urls)
-            self._calendars[key] = Attachment("planbell.ics", "text/calendar; method=PUBLISH", data)
+            self._calendars[key] = Attachment("planbell.ics", ICS_CONTENT_TYPE, data)
         return self._calendars[key]
 
     def _digest(self, session: Session, row: MessageRow, today, now: datetime, context: dict) -> str:
@@ -192,18 +198,22 @@ class Composer:
         if plan is None:
             raise NothingToSay(f"no plan for {spec['year']} is loaded")
         context.update(plan=plan, label=spec["label"])
-        if plan.year not in self._ledger:
-            self._ledger[plan.year] = (digest.year_rows(session, plan.year), digest.progress_by_target(session, plan))
-        rows, progress = self._ledger[plan.year]
         if spec["scope"] == "overview":
-            context.update(digest.overview(session, rows, progress, plan, today, now - timedelta(days=7)))
+            whole = digest.year_ledger(session, plan, self.roster, today)  # admins only: a few a week
+            context.update(digest.overview(session, whole, plan, self.roster, today, now - timedelta(days=7)))
             return "overview"
-        sections = digest.personal(rows, progress, plan, self.roster, row.person, today)
+        if plan.year not in self._ledger:
+            self._ledger[plan.year] = (
+                self.ledgers.get(session, plan, self.roster, today, self.schedule.version) if self.ledgers
+                else digest.year_ledger(session, plan, self.roster, today, digest_window=True))
+        ledger = self._ledger[plan.year]
+        sections = digest.personal(ledger, row.person, today)
         if sections["empty"] and not (self.digests and self.digests.send_empty):
             raise NothingToSay("nothing overdue, due or starting, and no targets")
         if self._checkoffs is None:
             self._checkoffs = digest.link_checkoffs(session, now - timedelta(days=7))
-        others = digest.checked_by_others(self._checkoffs, rows, row.person, self.names, self.timezone)
+            self._checked = digest.rows_by_id(session, (e.subject for e in self._checkoffs))
+        others = digest.checked_by_others(self._checkoffs, self._checked, row.person, self.names, self.timezone)
         context.update(sections, names=self.names, cards=defaults.DIGEST_CARDS,
                        lines=defaults.DIGEST_LINES, checked_by_others=others)
         return "digest"

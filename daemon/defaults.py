@@ -30,6 +30,8 @@ OPEN_DAYS_WITHOUT_PERIOD = 7
 
 # How far the agenda shows by default when no --to is given.
 AGENDA_DAYS = 30
+# An event's title (`planbell event … --title`) joins its duty's title (≤ 100) in a 200-character column.
+EVENT_TITLE_CHARS = 90
 
 # A relay that has not answered in this long is down, not slow; the dispatcher will retry.
 SMTP_TIMEOUT_SECONDS = 10.0

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from daemon import defaults
-from daemon.ledger import Progress, expected_by, progress_of
-from daemon.plan.model import Cadence, Comparator, Plan, Roster
+from daemon.plan.model import Plan, Roster
+from daemon.progress import Paces, paces_for
 from daemon.reminders import PlannedMessage
 from daemon.store.tables import AuditRow, DeliveryRow, MessageRow, OccurrenceRow
 
@@ -68,102 +68,139 @@ def plan_digests(plans: Iterable[tuple[Plan, object]], roster: Roster, settings:
     return out
 
 
+# What a digest shows: 本周到期 (to Sunday, at most 6 days on) and 即将开始 (opening within 7 days).
+DIGEST_DUE_DAYS = 13
+DIGEST_OPENS_DAYS = 7
+
+
 @dataclass
-class TargetPace:
-    title: str
-    unit: str
-    comparator: str  # words: 不少于 …
-    value: float
-    total: float
-    expected: float | None  # where a steady pace would be today (None: pace means nothing)
-    entries: int
+class YearLedger:
+    """One plan year's occurrences, indexed by the people who must act, and its target
+    standings: read and built once per batch, so each digest costs what that person has,
+    not what the office has."""
 
-    @property
-    def share(self) -> float:
-        return self.total / self.value if self.value else 0.0
+    rows: list[OccurrenceRow]
+    by_person: dict[str, list[OccurrenceRow]]
+    paces: Paces
 
-    @property
-    def behind(self) -> bool:
-        """Clearly behind the year's pace: a tenth short and at least one whole unit, so the
-        first days of January (0 done of 0.03 expected) raise no alarm."""
-        if self.expected is None:
-            return False
-        gap = self.expected - self.total
-        return gap >= 1 and gap >= self.expected * 0.1
-
-    def bar(self, width: int = 20) -> str:
-        filled = min(int(round(self.share * width)), width)
-        return "█" * filled + "░" * (width - filled)
-
-
-def progress_by_target(session: Session, plan: Plan) -> dict[str, Progress]:
-    return {t.id: progress_of(session, t.id, plan.year) for t in plan.targets}
-
-
-def target_paces(progress: dict[str, Progress], plan: Plan, roles: set[str] | None, today: date) -> list[TargetPace]:
-    out = []
-    for target in plan.targets:
-        if roles is not None and target.owner not in roles:
-            continue
-        progress_now = progress[target.id]
-        # Pace through the year means something for a yearly count, not for a rate (%) or a
-        # monthly quota (每月…不少于5天), which the ledger export leaves unpaced as well.
-        paced = (target.comparator in (Comparator.AT_LEAST, Comparator.EXACTLY) and target.unit != "%"
-                 and target.period == Cadence.YEAR)
-        out.append(TargetPace(
-            title=target.title, unit=target.unit, comparator=target.comparator.words, value=target.value,
-            total=progress_now.total, expected=expected_by(target, plan.year, today) if paced else None,
-            entries=progress_now.entries,
-        ))
-    return out
+    @classmethod
+    def of(cls, rows: list, paces: Paces) -> YearLedger:
+        """``rows`` indexed by the people who must act on them."""
+        by_person: dict[str, list] = {}
+        for row in rows:
+            for person_id in row.assignees:
+                by_person.setdefault(person_id, []).append(row)
+        return cls(rows, by_person, paces)
 
 
 def year_rows(session: Session, year: int) -> list[OccurrenceRow]:
     return list(session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)))
 
 
-def personal(rows: list[OccurrenceRow], progress: dict[str, Progress], plan: Plan, roster: Roster,
-             person_id: str, today: date) -> dict:
+def year_ledger(session: Session, plan: Plan, roster: Roster, today: date, digest_window: bool = False) -> YearLedger:
+    """The year's occurrences as plain rows, indexed by person. ``digest_window``: only what a
+    digest can show on ``today`` (open, and overdue, due within two weeks or opening within
+    one): a Monday's digests read a few weeks of the ledger, not the whole year, however
+    large the office."""
+    table = OccurrenceRow.__table__
+    query = select(table).where(table.c.plan_year == plan.year)
+    if digest_window:
+        query = query.where(table.c.status == "open", or_(table.c.due <= today + timedelta(days=DIGEST_DUE_DAYS),
+                                                          table.c.opens <= today + timedelta(days=DIGEST_OPENS_DAYS)))
+    return YearLedger.of(list(session.execute(query)), paces_for(session, plan, roster, today))
+
+
+def person_ledger(session: Session, plan: Plan, roster: Roster, today: date, person_id: str, rows: list) -> YearLedger:
+    """A ledger of one person's ``rows`` (the /me page reads only what it shows)."""
+    return YearLedger.of([r for r in rows if person_id in r.assignees], paces_for(session, plan, roster, today))
+
+
+class LedgerCache:
+    """The digest window of the ledger, kept from one claimed batch to the next while nothing
+    in it can have changed: same plan year, same day, same schedule version, and no ledger
+    action since (every check-off, skip, reopen, progress entry and event writes an audit
+    row). A Monday's thousands of digests then read the ledger once, not once per batch."""
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._ledger: YearLedger | None = None
+
+    def get(self, session: Session, plan: Plan, roster: Roster, today: date, version: str) -> YearLedger:
+        last_action = session.scalar(select(func.max(AuditRow.id)))
+        key = (plan.year, today, version, last_action)
+        if key != self._key or self._ledger is None:
+            self._ledger = year_ledger(session, plan, roster, today, digest_window=True)
+            self._key = key
+        return self._ledger
+
+
+def rows_by_id(session: Session, ids: Iterable[str]) -> dict[str, object]:
+    table = OccurrenceRow.__table__
+    ids = list(set(ids))
+    return {r.id: r for r in session.execute(select(table).where(table.c.id.in_(ids)))} if ids else {}
+
+
+def personal(ledger: YearLedger, person_id: str, today: date) -> dict:
     """The sections of one person's digest; empty lists where there is nothing."""
-    person = roster.person(person_id)
     week_end = today + timedelta(days=6 - today.weekday())
-    rows = [r for r in rows if r.status == "open" and person_id in r.assignees]
-    overdue = sorted((r for r in rows if r.due < today), key=lambda r: r.due)
-    this_week = sorted((r for r in rows if today <= r.due <= week_end), key=lambda r: r.due)
+    rows = [r for r in ledger.by_person.get(person_id, ()) if r.status == "open"]
+    overdue = sorted((r for r in rows if r.due < today), key=lambda r: (r.due, r.id))
+    this_week = sorted((r for r in rows if today <= r.due <= week_end), key=lambda r: (r.due, r.id))
     upcoming = sorted((r for r in rows if today < r.opens <= today + timedelta(days=7) and r.due > week_end),
-                      key=lambda r: r.opens)
-    targets = target_paces(progress, plan, set(person.roles) if person else set(), today)
+                      key=lambda r: (r.opens, r.id))
+    targets = ledger.paces.for_reader(person_id)
     return {"overdue": overdue, "this_week": this_week, "upcoming": upcoming, "targets": targets,
             "empty": not (overdue or this_week or upcoming or targets)}
 
 
-def overview(session: Session, rows: list[OccurrenceRow], progress: dict[str, Progress], plan: Plan,
-             today: date, since: datetime) -> dict:
-    """The whole plan's status by item, and deliveries that failed since ``since``."""
+def _counts(key: dict) -> dict:
+    return {**key, "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0, "prelive": 0}
+
+
+def _count(counts: dict, row: OccurrenceRow, today: date) -> None:
+    if row.status == "prelive":  # due before go-live: never owed, counted apart
+        counts["prelive"] += 1
+        return
+    if row.status == "done":
+        counts["done"] += 1
+    elif row.status == "skipped":
+        counts["skipped"] += 1
+    elif row.status == "open":
+        counts["open"] += 1
+        counts["overdue"] += row.due < today
+    if row.status != "cancelled" and row.due < today:
+        counts["due_so_far"] += 1
+
+
+def by_branch(ledger: YearLedger, roster: Roster, today: date) -> list[dict]:
+    """The year's status per 支部 (in the roster's order), then the office's own duties; empty
+    for a roster of one branch, where it would only repeat the total."""
+    if not roster.branched:
+        return []
+    groups = {b: _counts({"branch": b, "name": name}) for b, name in roster.branches.items()}
+    office = _counts({"branch": None, "name": "机关(不分支部)"})
+    for row in ledger.rows:
+        _count(groups.get(row.branch, office), row, today)
+    return [*groups.values(), office]
+
+
+def overview(session: Session, ledger: YearLedger, plan: Plan, roster: Roster, today: date,
+             since: datetime) -> dict:
+    """The whole plan's status by item and by branch, and deliveries that failed since ``since``."""
     by_item: dict[int, dict] = {}
-    for row in rows:
-        counts = by_item.setdefault(row.item, {"item": row.item, "title": plan.items.get(row.item, ""),
-                                               "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0,
-                                               "prelive": 0})
-        if row.status == "prelive":  # due before go-live: never owed, counted apart
-            counts["prelive"] += 1
-            continue
-        if row.status == "done":
-            counts["done"] += 1
-        elif row.status == "skipped":
-            counts["skipped"] += 1
-        elif row.status == "open":
-            counts["open"] += 1
-            counts["overdue"] += row.due < today
-        if row.status != "cancelled" and row.due < today:
-            counts["due_so_far"] += 1
+    for row in ledger.rows:
+        counts = by_item.get(row.item)
+        if counts is None:
+            counts = by_item[row.item] = _counts({"item": row.item, "title": plan.items.get(row.item, "")})
+        _count(counts, row, today)
     # Failed since `since` by the time of the attempt that gave up (rows are planned months ahead).
     given_up = select(DeliveryRow.message_id).where(DeliveryRow.outcome == "failed", DeliveryRow.started_at >= since)
     failed = list(session.scalars(select(MessageRow).where(MessageRow.status == "failed", MessageRow.id.in_(given_up))
                                   .order_by(MessageRow.id)))
     items = [by_item[k] for k in sorted(by_item)]
-    return {"items": items, "failed": failed, "targets": target_paces(progress, plan, None, today),
-            "overdue_total": sum(i["overdue"] for i in items), "empty": False}
+    return {"items": items, "branches": by_branch(ledger, roster, today), "failed": failed,
+            "targets": ledger.paces.for_reader(None), "overdue_total": sum(i["overdue"] for i in items),
+            "empty": False}
 
 
 def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:
@@ -174,10 +211,11 @@ def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:
     return [e for e in entries if isinstance(e.detail.get("via"), dict) and e.detail["via"].get("kind") == "link"]
 
 
-def checked_by_others(entries: list[AuditRow], rows: list[OccurrenceRow], person_id: str,
+def checked_by_others(entries: list[AuditRow], rows: dict[str, object], person_id: str,
                       names: dict[str, str], zone: ZoneInfo) -> list[dict]:
-    """Of ``entries``, those on this person's duties made by someone else: who, when, how."""
-    mine = {r.id: r for r in rows if person_id in r.assignees}
+    """Of ``entries``, those on this person's duties (``rows``: the entries' occurrences by id)
+    made by someone else: who, when, how."""
+    mine = {i: r for i, r in rows.items() if person_id in r.assignees}
     out = []
     for entry in entries:
         row = mine.get(entry.subject)

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -211,15 +211,23 @@ class Dispatcher:
 
     def _rate_limited(self, channel: str, notifier: Notifier | None, now: datetime) -> datetime | None:
         """When the channel may send again, or None if it may send now. Robots allow about 20
-        messages a minute; going over gets answers like WeCom's 45009 and wasted attempts."""
+        messages a minute; going over gets answers like WeCom's 45009 and wasted attempts.
+        The limit is the robot's, not this process's: other instances' sends in the last minute
+        (their deliveries in the database) count too."""
         limit = getattr(notifier, "rate_per_minute", None)
         if not limit:
             return None
         recent = self.recent.setdefault(channel, deque())
         while recent and recent[0] <= now - timedelta(minutes=1):
             recent.popleft()
-        if len(recent) >= limit:
-            return recent[0] + timedelta(minutes=1)
+        with self.engine.connect() as connection:
+            others = connection.execute(select(_DELIVERIES.c.started_at).join(
+                _MESSAGES, _MESSAGES.c.id == _DELIVERIES.c.message_id).where(
+                _MESSAGES.c.channel == channel, _DELIVERIES.c.started_at > now - timedelta(minutes=1),
+                or_(_DELIVERIES.c.instance.is_(None), _DELIVERIES.c.instance != self.instance))).scalars().all()
+        times = sorted([*recent, *(t if t.tzinfo else t.replace(tzinfo=UTC) for t in others)])
+        if len(times) >= limit:
+            return times[len(times) - limit] + timedelta(minutes=1)
         recent.append(now)
         return None
 

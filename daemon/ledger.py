@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from daemon.plan.model import Target
-from daemon.store.tables import AuditRow, EventRow, OccurrenceRow, ProgressRow
+from daemon.store.tables import AuditRow, EventRow, OccurrenceRow
 
 
 class LedgerError(Exception):
@@ -89,57 +87,40 @@ def reopen(session: Session, row: OccurrenceRow, now: datetime, actor: str) -> b
     return True
 
 
-def record_event(session: Session, obligation: str, on: date, now: datetime, actor: str) -> bool:
-    """Start a per-event obligation on ``on``. False when that event was already recorded."""
-    exists = session.scalar(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on))
-    if exists:
+def record_event(session: Session, obligation: str, on: date, now: datetime, actor: str,
+                 title: str | None = None) -> bool:
+    """Start a per-event obligation on ``on``; False when that event was already recorded.
+    Several happenings a day are told apart by their titles (numbered 1, 2 … on their date,
+    see ``event_number``); the same title again, or without a title any event that day, is
+    the one already recorded."""
+    same_day = session.scalars(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on)).all()
+    if any(title is None or row.title == title for row in same_day):
         return False
-    session.add(EventRow(obligation=obligation, on=on, created_at=now, created_by=actor))
-    audit(session, now, actor, "event", obligation, on=on.isoformat())
+    seq = max((row.seq for row in same_day), default=0) + 1
+    session.add(EventRow(obligation=obligation, on=on, seq=seq, title=title, created_at=now, created_by=actor))
+    numbered = {"seq": seq, "title": title} if title or seq > 1 else {}
+    audit(session, now, actor, "event", obligation, on=on.isoformat(), **numbered)
     return True
 
 
-@dataclass(frozen=True)
-class Progress:
-    total: float
-    entries: int
-
-
-def progress_of(session: Session, target: str, year: int) -> Progress:
-    rows = list(session.scalars(select(ProgressRow).where(ProgressRow.target == target, ProgressRow.plan_year == year)
-                                .order_by(ProgressRow.id)))
-    return Progress(rows[-1].total if rows else 0.0, len(rows))
-
-
-def record_progress(session: Session, target: Target, year: int, mode: str, amount: float,
-                    note: str | None, now: datetime, actor: str) -> float:
-    """+N adds to the running total, =N sets it; returns the new total."""
-    current = progress_of(session, target.id, year).total
-    total = current + amount if mode == "+" else amount
-    if total < 0:
-        raise LedgerError(f"累计不能为负数(当前 {current:g},本次 {mode}{amount:g})")
-    session.add(ProgressRow(target=target.id, plan_year=year, mode=mode, amount=amount, total=total,
-                            note=note, recorded_at=now, recorded_by=actor))
-    audit(session, now, actor, "progress", target.id, mode=mode, amount=amount, total=total, note=note)
-    return total
+def event_number(session: Session, obligation: str, on: date, title: str | None) -> int:
+    """The number on its date of the event ``record_event`` took (or found) for ``title``."""
+    rows = session.scalars(select(EventRow).where(EventRow.obligation == obligation, EventRow.on == on)
+                           .order_by(EventRow.seq)).all()
+    return next((row.seq for row in rows if title is None or row.title == title), 1)
 
 
 def close_reports(session: Session, target: str, year: int, today: date, now: datetime, actor: str,
-                  by: str | None) -> list[str]:
+                  by: str | None, person: str | None = None) -> list[str]:
     """Recording progress is the report the 【进度报送】 reminders ask for: check off the
-    target's open report occurrences that have opened by today."""
-    rows = session.scalars(select(OccurrenceRow).where(
+    target's open report occurrences that have opened by today (of a per-person target, only
+    ``person``'s own)."""
+    query = select(OccurrenceRow).where(
         OccurrenceRow.kind == "report", OccurrenceRow.obligation == target, OccurrenceRow.plan_year == year,
-        OccurrenceRow.status == "open", OccurrenceRow.opens <= today).order_by(OccurrenceRow.due)).all()
+        OccurrenceRow.status == "open", OccurrenceRow.opens <= today)
+    if person is not None:
+        query = query.where(OccurrenceRow.id.endswith(f"/{person}", autoescape=True))
+    rows = session.scalars(query.order_by(OccurrenceRow.due)).all()
     for row in rows:
         check_off(session, row, now, actor, by, "已填报进度", None)
     return [row.id for row in rows]
-
-
-def expected_by(target: Target, year: int, today: date) -> float:
-    """Where a steady pace through the year would have the target by ``today``."""
-    start, end = date(year, 1, 1), date(year, 12, 31)
-    if today <= start:
-        return 0.0
-    fraction = min((today - start).days / ((end - start).days + 1), 1.0)
-    return target.value * fraction

@@ -20,25 +20,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import evidence
-from daemon.ledger import expected_by
-from daemon.plan.model import Cadence, Comparator, Target
+from daemon import evidence, progress
+from daemon.plan.model import Cadence, Comparator
 from daemon.plan.schedule import Schedule
-from daemon.store.tables import OccurrenceRow, ProgressRow
+from daemon.store.tables import OccurrenceRow
 
 FORMATS = ("csv", "xlsx", "json")
 
 STATUS_CN = {"open": "未完成", "done": "已完成", "skipped": "不需办理", "cancelled": "已取消",
              "overdue": "已逾期", "prelive": "上线前"}
 
-LEDGER_HEADERS = ("编号", "条目", "事项", "对象", "周期", "责任角色", "责任人", "截止日期", "状态",
+LEDGER_HEADERS = ("编号", "条目", "事项", "对象", "支部", "周期", "责任角色", "责任人", "截止日期", "状态",
                   "完成日期", "完成人", "备注", "佐证", "佐证材料", "逾期天数")
 TARGET_HEADERS = ("编号", "条目", "指标", "要求", "累计", "完成率", "按进度应达", "填报次数", "最近填报")
 
 SHEET_LEDGER, SHEET_TARGETS = "台账", "指标进度"
-
-_PERIOD_WORDS = {Cadence.WEEK: "每周", Cadence.MONTH: "每月", Cadence.QUARTER: "每季度",
-                 Cadence.HALF_YEAR: "每半年"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +45,8 @@ class LedgerLine:
     title: str
     subject: str | None  # for_each: the person the duty is about
     subject_name: str | None
+    branch: str | None  # its 支部 in a roster of several (None: the office's own, or one branch)
+    branch_name: str
     period: str
     owner: str
     owner_name: str
@@ -71,7 +69,7 @@ class LedgerLine:
 
     def cells(self) -> list:
         files = "\n".join(f"{f['name']} {f['url']}" if f["url"] else f["name"] for f in self.files)
-        return [self.id, self.item, self.title, self.subject_name or "", self.period, self.owner_name,
+        return [self.id, self.item, self.title, self.subject_name or "", self.branch_name, self.period, self.owner_name,
                 "、".join(self.assignee_names), self.due, self.status_cn, self.done_on,
                 self.done_by_name or "", self.note or "", self.evidence or "", files, self.days_late]
 
@@ -136,9 +134,9 @@ def build(session: Session, schedule: Schedule, year: int, today: date, zone: Zo
     rows = list(session.scalars(select(OccurrenceRow).where(OccurrenceRow.plan_year == year)
                                 .order_by(OccurrenceRow.due, OccurrenceRow.id)))
     files = evidence.files_of(session, [row.id for row in rows])
-    lines = [_line(row, today, zone, roles, name, _files(files.get(row.id, []), base_url, zone, name))
-             for row in rows]
-    targets = [_target(session, t, year, today, zone) for t in (plan.targets if plan else ())]
+    lines = [_line(row, today, zone, roles, name, _files(files.get(row.id, []), base_url, zone, name),
+                   roster.branch_name(row.branch)) for row in rows]
+    targets = _targets(session, plan, roster, today, zone) if plan else []
     return Ledger(year, today, lines, targets)
 
 
@@ -149,7 +147,7 @@ def _files(rows, base_url: str | None, zone: ZoneInfo, name) -> list[dict]:
 
 
 def _line(row: OccurrenceRow, today: date, zone: ZoneInfo, roles: dict[str, str],
-          name: Callable[[str | None], str | None], files: list[dict]) -> LedgerLine:
+          name: Callable[[str | None], str | None], files: list[dict], branch_name: str = "") -> LedgerLine:
     status, done_on, late = row.status, None, 0
     if status == "done" and row.done_at is not None:
         done_on = row.done_at.astimezone(zone).date()
@@ -162,7 +160,7 @@ def _line(row: OccurrenceRow, today: date, zone: ZoneInfo, roles: dict[str, str]
     done_by_name = name(done_by) or (done_by if row.status == "done" else None)
     return LedgerLine(
         id=row.id, kind=row.kind, item=row.item, title=row.title, subject=row.subject,
-        subject_name=name(row.subject) or row.subject, period=row.period, owner=row.owner,
+        subject_name=name(row.subject) or row.subject, branch=row.branch, branch_name=branch_name, period=row.period, owner=row.owner,
         owner_name=roles.get(row.owner, row.owner), assignees=list(row.assignees),
         assignee_names=[name(p) or p for p in row.assignees], due=row.due, status=status,
         done_on=done_on, done_by=done_by, done_by_name=done_by_name, note=row.note,
@@ -170,30 +168,43 @@ def _line(row: OccurrenceRow, today: date, zone: ZoneInfo, roles: dict[str, str]
     )
 
 
-def paced(target: Target) -> bool:
-    """A steady pace through the year means something only for a yearly count to reach: not
-    for a cap, a reduction, a rate in % or a per-month figure."""
-    return (target.comparator in (Comparator.AT_LEAST, Comparator.EXACTLY)
-            and target.unit != "%" and target.period == Cadence.YEAR)
-
-
-def requirement(target: Target) -> str:
-    unit = target.unit if target.unit == "%" else f" {target.unit}"
-    return f"{_PERIOD_WORDS.get(target.period, '')}{target.comparator.words} {target.value:g}{unit}"
-
-
-def _target(session: Session, target: Target, year: int, today: date, zone: ZoneInfo) -> TargetLine:
-    rows = session.scalars(select(ProgressRow).where(ProgressRow.target == target.id, ProgressRow.plan_year == year)
-                           .order_by(ProgressRow.id)).all()
-    total = rows[-1].total if rows else 0.0
-    ratio = (target.comparator != Comparator.AT_MOST and target.period == Cadence.YEAR and target.value > 0)
-    return TargetLine(
-        id=target.id, item=target.item, title=target.title, comparator=target.comparator.value,
-        value=target.value, unit=target.unit, period=target.period.value, requirement=requirement(target),
-        total=total, share=total / target.value if ratio else None,
-        expected=round(expected_by(target, year, today), 1) if paced(target) else None,
-        entries=len(rows), last_recorded=rows[-1].recorded_at.astimezone(zone).date() if rows else None,
-    )
+def _targets(session: Session, plan, roster, today: date, zone: ZoneInfo) -> list[TargetLine]:
+    """A line per target; a per-person target's line counts the people on pace, and a line
+    per person follows it with their own figure."""
+    paces = progress.paces_for(session, plan, roster, today)
+    out = []
+    for target in plan.targets:
+        last = [p.last_recorded for k, p in paces.standing.items() if k[0] == target.id and p.last_recorded]
+        last_day = max(last).astimezone(zone).date() if last else None
+        if not target.per:
+            figure = paces.office_figure(target)
+            ratio = target.comparator != Comparator.AT_MOST and target.period == Cadence.YEAR and target.value > 0
+            want = progress.expected(target, plan.year, today)
+            out.append(TargetLine(
+                id=target.id, item=target.item, title=target.title, comparator=target.comparator.value,
+                value=target.value, unit=target.unit, period=target.period.value,
+                requirement=progress.requirement(target), total=figure.total,
+                share=figure.total / target.value if ratio else None,
+                expected=None if want is None else round(want, 1), entries=figure.entries, last_recorded=last_day))
+            continue
+        office = paces.of_office(target)
+        out.append(TargetLine(
+            id=target.id, item=target.item, title=target.title, comparator=target.comparator.value,
+            value=float(office.people), unit="人", period=target.period.value,
+            requirement=f"{progress.requirement(target)}(按进度的人数)", total=office.total,
+            share=office.share if office.people else None, expected=None, entries=office.entries,
+            last_recorded=last_day))
+        for person in roster.with_role(target.per):
+            own = paces.of_person(target, person.id)
+            recorded = paces.person_figure(target, person.id).last_recorded
+            out.append(TargetLine(
+                id=f"{target.id}/{person.id}", item=target.item, title=f"{target.title}({person.name})",
+                comparator=target.comparator.value, value=target.value, unit=target.unit,
+                period=target.period.value, requirement=progress.requirement(target), total=own.total,
+                share=own.total / target.value if target.value else None,
+                expected=None if own.expected is None else round(own.expected, 1), entries=own.entries,
+                last_recorded=recorded.astimezone(zone).date() if recorded else None))
+    return out
 
 
 # --- writers -----------------------------------------------------------------------------

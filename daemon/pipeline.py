@@ -35,7 +35,11 @@ def timings(schedule: Schedule) -> dict[int, Timing]:
 
 def open_duties(session: Session, schedule: Schedule):
     by_year = timings(schedule)
-    rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.status == "open"))
+    table = OccurrenceRow.__table__
+    # Plain rows, not ORM objects: a large office has tens of thousands open.
+    rows = session.execute(select(table.c.id, table.c.kind, table.c.plan_year, table.c.opens, table.c.due,
+                                  table.c.assignees, table.c.remind_days, table.c.escalate_to,
+                                  table.c.escalate_after).where(table.c.status == "open"))
     for row in rows:
         timing = by_year.get(row.plan_year)
         if timing is None:

@@ -19,7 +19,7 @@ from daemon import clock
 from daemon.admin import alert_admins
 from daemon.compose import Composer
 from daemon.config import Settings, workbench_url
-from daemon.digest import digest_settings
+from daemon.digest import LedgerCache, digest_settings
 from daemon.dispatch import Dispatcher, DispatchStats
 from daemon.links import Links
 from daemon.outbox import next_wake
@@ -53,7 +53,7 @@ class ScheduleWatch:
         self.rejected_version: str | None = None
 
     def files(self) -> list[Path]:
-        files = plan_files([self.schedules]) if self.schedules.exists() else []
+        files = plan_files([self.schedules], self.roster) if self.schedules.exists() else []
         return [*files, resolve_roster(self.roster)]
 
     def fingerprint(self) -> tuple:
@@ -104,8 +104,10 @@ class Service:
         self.reload_errors = 0
         self.digests = digest_settings(settings)
         self.links = workbench_links(settings, self.sessions)
+        self.ledgers = LedgerCache()
         self.dispatcher = Dispatcher(self.sessions, lambda: self.schedule,
-                                     lambda: Composer(self.schedule, self.digests, self.links, settings.reply_to),
+                                     lambda: Composer(self.schedule, self.digests, self.links, settings.reply_to,
+                                                      self.ledgers),
                                      notifiers, self.instance, self.stop)
 
     @property

@@ -3,6 +3,7 @@ due message to the next, so an admin sees what goes out before going live."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -35,9 +36,11 @@ class SimulationResult:
             self.by_day[day] = self.by_day.get(day, 0) + stats.sent
 
 
-def simulate(service: Service, start: date, end: date, timezone: str, go_live: bool) -> SimulationResult:
+def simulate(service: Service, start: date, end: date, timezone: str, go_live: bool,
+             on_day: Callable[[date], None] | None = None) -> SimulationResult:
     """Run [start, end] (local dates). ``go_live``: treat ``start`` as the first day of service,
-    so what was due before it is history, not a backlog (the scratch-database default)."""
+    so what was due before it is history, not a backlog (the scratch-database default).
+    ``on_day(day)`` is told each simulated day the clock reaches (a progress bar's)."""
     zone = ZoneInfo(timezone)
     now = datetime.combine(start, time(0), zone).astimezone(UTC)
     stop = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC)
@@ -52,5 +55,10 @@ def simulate(service: Service, start: date, end: date, timezone: str, go_live: b
         if wake is None or wake >= stop:
             break
         now = max(wake, now)
-        result.add(now.astimezone(zone).date(), service.dispatch(now))
+        day = now.astimezone(zone).date()
+        if on_day is not None:
+            on_day(day)
+        result.add(day, service.dispatch(now))
+    if on_day is not None:
+        on_day(end)
     return result

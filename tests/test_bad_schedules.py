@@ -321,7 +321,7 @@ PLAN_CASES = [
     ),
     pytest.param(
         every("per-event", "due: {day: 5}"),
-        ["18: obligations[0].due: every: per-event 不用写 due;日期由事件或规则本身决定,请删去 due"],
+        ["18: obligations[0].due: every: per-event 的日期由事件决定,due 只能写 {after: 5wd}(事件后第 5 个工作日到期);否则请删去 due"],
         id="due-on-per-event",
     ),
     # --- rrule -------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import pytest
 
 from daemon import digest, ledger
-from daemon.ledger import Progress
 from daemon.outbox import enqueue
 from daemon.plan.schedule import load_schedule
+from daemon.progress import Paces, Progress, TargetPace
 from daemon.store.tables import DeliveryRow, MessageRow
 from tests.clirun import bundled_schedule
 from tests.smallplan import at, make_service, write_plan
@@ -53,13 +53,14 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
                                     error="refused", instance="test"))
     plan = replace(service.schedule.plans[0], items={1: "按月报送"})  # the others untitled
     with service.sessions() as session:
-        rows = digest.year_rows(session, 2026)
-        result = digest.overview(session, rows, digest.progress_by_target(session, plan), plan, TODAY, SINCE)
+        roster = service.schedule.roster
+        result = digest.overview(session, digest.year_ledger(session, plan, roster, TODAY), plan, roster, TODAY, SINCE)
     service.engine.dispose()
 
-    def counts(done=0, opened=0, overdue=0, skipped=0, due_so_far=0, prelive=0):
+    def counts(done=0, opened=0, overdue=0, skipped=0, due_so_far=0):
+        # (none is 上线前: the service went live on 1 January, before anything fell due)
         return {"done": done, "open": opened, "overdue": overdue, "skipped": skipped, "due_so_far": due_so_far,
-                "prelive": prelive}
+                "prelive": 0}
 
     assert result["items"] == [
         # January skipped, February overdue, March due today, April and May done early.
@@ -71,6 +72,7 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
     assert result["overdue_total"] == 1
     assert [m.key for m in result["failed"]] == ["admin:test:0:xu-li:email", "admin:test:2:xu-li:email"]
     assert result["empty"] is False and result["targets"] == []
+    assert result["branches"] == []  # one branch (none written): nothing to count apart
 
 
 def test_a_personal_digest_sorts_duties_into_overdue_this_week_and_upcoming_at_the_edges(tmp_path):
@@ -94,21 +96,24 @@ def test_a_personal_digest_sorts_duties_into_overdue_this_week_and_upcoming_at_t
         duty("done", date(2026, 3, 1), date(2026, 3, 20), status="done"),
         duty("not-hers", date(2026, 3, 1), date(2026, 3, 20), who=("zhang-wei",)),
     ]
-    sections = digest.personal(rows, {}, plan, roster, "li-na", TODAY)
+    def ledger_of(rows):
+        return digest.YearLedger.of(rows, Paces(plan, roster, {}, TODAY))
+
+    sections = digest.personal(ledger_of(rows), "li-na", TODAY)
     assert [r.id for r in sections["overdue"]] == ["yesterday"]
     assert [r.id for r in sections["this_week"]] == ["today", "sunday"]
     assert [r.id for r in sections["upcoming"]] == ["next-monday", "opens-in-7-days"]
     assert sections["targets"] == [] and sections["empty"] is False
-    assert digest.personal(rows, {}, plan, roster, "chen-jing", TODAY)["empty"] is True
+    assert digest.personal(ledger_of(rows), "chen-jing", TODAY)["empty"] is True
     # Any one section is enough to make a digest worth sending.
     for only in ("yesterday", "today", "next-monday"):
         alone = [r for r in rows if r.id == only]
-        assert digest.personal(alone, {}, plan, roster, "li-na", TODAY)["empty"] is False, only
+        assert digest.personal(ledger_of(alone), "li-na", TODAY)["empty"] is False, only
 
 
 def test_a_targets_progress_bar_is_20_cells_filled_by_its_share_and_never_overflows():
     def pace(total):
-        return digest.TargetPace(title="审核文稿", unit="篇", comparator="不少于", value=500, total=total,
+        return TargetPace(title="审核文稿", unit="篇", comparator="不少于", value=500, total=total,
                                  expected=None, entries=1)
 
     assert pace(0).bar() == "░" * 20
@@ -117,11 +122,14 @@ def test_a_targets_progress_bar_is_20_cells_filled_by_its_share_and_never_overfl
 
 
 def test_target_paces_say_the_comparison_the_entries_and_a_pace_only_for_yearly_counts():
-    plan = bundled_schedule().plans[0]
-    progress = {t.id: Progress(0.0, 0) for t in plan.targets}
-    progress["manuscripts-reviewed"] = Progress(120.0, 3)
+    schedule = bundled_schedule()
+    plan = schedule.plans[0]
+    standing = {("manuscripts-reviewed", None, None): Progress(120.0, 3)}
     today = date(2026, 4, 1)  # 90 days of 365 gone
-    paces = {p.title: p for p in digest.target_paces(progress, plan, {"party-group"}, today)}
+    office = Paces(plan, schedule.roster, standing, today)
+    # 王强 is of the party group, not of the office: only the party group's targets (and his
+    # own figures of the per-person ones) are his.
+    paces = {p.title: p for p in office.for_reader("wang-qiang")}
     titles = {t.id: t.title for t in plan.targets}
     reviewed = paces[titles["manuscripts-reviewed"]]
     assert (reviewed.comparator, reviewed.value, reviewed.total, reviewed.entries) == ("不少于", 500, 120, 3)
@@ -131,8 +139,11 @@ def test_target_paces_say_the_comparison_the_entries_and_a_pace_only_for_yearly_
     # A rate (%) has no pace through the year, nor does a reduction; only the owner's targets.
     assert paces[titles["training-coverage"]].expected is None
     assert titles["public-requests-closed"] not in paces  # the office's, not the party group's
-    everyone = {p.title: p for p in digest.target_paces(progress, plan, None, today)}
+    everyone = {p.title: p for p in office.for_reader(None)}
     assert everyone[titles["public-requests-closed"]].expected is None
     assert everyone[titles["documents-issued-reduction"]].expected is None
-    assert everyone[titles["grassroots-research-days"]].expected is None  # a monthly quota
+    # A per-person monthly quota: the office's figure is the count of people on pace, no pace line;
+    # each person's own figure is paced through the month.
+    assert everyone[titles["grassroots-research-days"]].expected is None
+    assert paces[titles["grassroots-research-days"]].own and paces[titles["grassroots-research-days"]].expected == 0
     assert everyone[titles["party-building-budget"]].expected is not None

@@ -58,7 +58,7 @@ def test_drafting_2026_like_the_hand_written_schedule_gives_the_same_agenda(offi
     out = office / "plan-2026.yaml"
     result = run_cli("draft", office / "source" / TEXT.name, "--like", PLAN, "--out", out)
     assert result.code == 0, result.err
-    assert "81 项沿用去年的设置" in result.err
+    assert "82 项沿用去年的设置" in result.err  # 81 + the 6个维度 target split from the 30项 one
     assert agenda(office) == run_cli("agenda", *YEAR, "--format", "json").out
     text = out.read_text(encoding="utf-8")
     # Last year's comments come along with its settings (whatever language the admin wrote them in).
@@ -86,6 +86,9 @@ def test_like_keeps_ids_and_reports_what_is_new_changed_and_gone(office):
     assert (plan.year, brand.every.value, brand.owner, brand.title) == (2027, "quarter", "branch", "“文辅政研·党建领航”品牌活动")
     assert plan.obligation("youth-forum") is None
     assert plan.obligation("secretary-talks-section-heads").for_each == "section-heads"
+    # A one-off duty's date moves into the new year, for the admin to confirm.
+    assert plan.obligation("assessment-rules").due.on.isoformat() == "2027-01-30"
+    assert "due: 2027-01-30  # 待确认: 去年为 2026-01-30,已移到 2027 年" in out.read_text(encoding="utf-8")
     assert "去年的 extra_holidays / extra_workdays 是 2026 年的" not in out.read_text(encoding="utf-8")  # none to clear
 
 

@@ -22,7 +22,7 @@ from tests.clirun import FROZEN, run_cli
 STUDY = "first-topic-study/2026-03"  # due 2026-03-25 (Wednesday)
 FOCUS = "monthly-study-focus/2026-03"  # due 2026-03-05
 JOINT = "provincial-joint-research/2026-Q1"
-COMMITTEE = "branch-committee-meeting/2026-01"  # due 2026-01-23, never done below
+COMMITTEE = "branch-committee-meeting/2026-01/branch-1"  # the first 支部's, due 2026-01-23, never done below
 
 
 @pytest.fixture
@@ -302,7 +302,10 @@ def test_ledger_json_statuses_names_and_days_late(exported):
     later = [o for o in data["occurrences"] if o["due"] >= "2026-04-01"]
     assert later and all(o["status_cn"] == "未完成" and o["days_late"] == 0 for o in later)
     talks = [o for o in data["occurrences"] if o["id"].startswith("branch-secretary-talks/2026-01/")]
-    assert {o["subject_name"] for o in talks} >= {"张伟", "黄磊"}
+    # 黄磊 leads the second 支部: the talks are each secretary's with their own members
+    assert {o["subject_name"] for o in talks} >= {"张伟", "刘洋"}
+    assert {(o["subject_name"], o["branch_name"], tuple(o["assignee_names"])) for o in talks} >= {
+        ("张伟", "机关第一党支部", ("陈静",)), ("刘洋", "机关第二党支部", ("黄磊",))}
     assert [o["due"] for o in data["occurrences"]] == sorted(o["due"] for o in data["occurrences"])
 
 
@@ -315,10 +318,15 @@ def test_ledger_json_targets_totals_and_pace(exported):
     assert manuscripts["expected"] == PACE_APRIL_1
     coverage = targets["training-coverage"]
     assert (coverage["total"], coverage["share"], coverage["expected"]) == (96.5, pytest.approx(0.965), None)
-    # A cap-less reduction has a share but no pace; a monthly per-person figure has neither.
+    # A cap-less reduction has a share but no pace.
     assert targets["documents-issued-reduction"]["expected"] is None
-    assert targets["grassroots-research-days"]["requirement"] == "每月不少于 5 天"
-    assert targets["grassroots-research-days"]["share"] is None
+    # A per-person figure: the office's line counts the people on pace (on 1 April nobody is
+    # behind April yet), and each person's own line follows, paced through the month.
+    research = targets["grassroots-research-days"]
+    assert (research["requirement"], research["unit"], research["total"], research["value"]) == \
+        ("每人每月不少于 5 天(按进度的人数)", "人", 12, 12)
+    own = targets["grassroots-research-days/li-na"]
+    assert (own["title"], own["requirement"], own["total"]) == ("干部每月深入基层调研天数(李娜)", "每人每月不少于 5 天", 0)
     assert targets["shanxi-special-topics"]["expected"] == round(10 * 90 / 365, 1)
 
 
@@ -327,7 +335,7 @@ def test_ledger_csv_opens_as_utf8_with_bom_and_reads_back(exported):
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
     with exported["csv"].open(encoding="utf-8-sig", newline="") as handle:
         lines = list(csv.DictReader(handle))
-    assert list(lines[0]) == ["编号", "条目", "事项", "对象", "周期", "责任角色", "责任人", "截止日期",
+    assert list(lines[0]) == ["编号", "条目", "事项", "对象", "支部", "周期", "责任角色", "责任人", "截止日期",
                               "状态", "完成日期", "完成人", "备注", "佐证", "佐证材料", "逾期天数"]
     by_id = {line["编号"]: line for line in lines}
     assert (by_id[STUDY]["状态"], by_id[STUDY]["完成日期"], by_id[STUDY]["完成人"], by_id[STUDY]["逾期天数"]) == \

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from daemon import ledger
 from daemon.plan.model import Comparator, Target
+from daemon.progress import record_progress
 from daemon.store.tables import AuditRow, EventRow, OccurrenceRow
 from tests.clirun import run_cli
 from tests.smallplan import at, make_service, write_plan
@@ -47,8 +48,8 @@ def test_every_change_to_the_ledger_is_audited_with_who_what_and_how(service):
         assert ledger.reopen(session, march, NOW, "cli:xu")
         ledger.skip(session, march, NOW, "cli:xu", "本月合并报送")
         assert ledger.record_event(session, "heart-talks", date(2026, 3, 20), NOW, "cli:xu")
-        assert ledger.record_progress(session, target, 2026, "+", 3, "一季度", NOW, "cli:li") == 3
-        assert ledger.record_progress(session, target, 2026, "=", 5, None, NOW, "cli:li") == 5
+        assert record_progress(session, target, 2026, "+", 3, "一季度", NOW, "cli:li") == 3
+        assert record_progress(session, target, 2026, "=", 5, None, NOW, "cli:li") == 5
     assert audit_trail(service) == [
         (NOW, "cli:xu", "done", "monthly-report/2026-03", {"by": "li-na", "note": "已报送", "evidence": "OA-2026-031"}),
         (NOW, "cli:xu", "reopen", "monthly-report/2026-03", {"previous": "done"}),

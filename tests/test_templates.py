@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 import daemon.compose as compose_module
 from daemon.admin import alert_admins
 from daemon.compose import Composer, NothingToSay
-from daemon.digest import DigestSettings, TargetPace
-from daemon.ledger import check_off, record_progress
+from daemon.digest import DigestSettings
+from daemon.ledger import check_off
 from daemon.links import Links
 from daemon.outbox import enqueue
 from daemon.pipeline import refresh
 from daemon.plan.schedule import Schedule, load_schedule
+from daemon.progress import TargetPace, record_progress
 from daemon.render import cn_date
 from daemon.store.db import make_engine, sessions, upgrade
 from daemon.store.tables import DeliveryRow, MessageRow, OccurrenceRow
@@ -100,6 +101,12 @@ def build_office(root: Path, hostile: bool = False, renames: tuple[tuple[str, st
             ("8: 强化党建与群团工作融合", f"8: 党群融合{HOSTILE}"),
             ("title: 党建群团工作联动小组协调会议", f"title: 联动小组协调会议{HOSTILE}"),
             ("title: “健康政研·活力机关”系列活动", f"title: 文体活动{HOSTILE}"),
+            # A March duty due on the 31st, so the opening notice of 2 March has two dates (the
+            # bundled 日常考核 that was one is due after its month now).
+            ("    due: {after: 5wd, before: annual-assessment}\n", "    due: {workday: -1}\n"),
+            # A report due this week that everyone owes (the bundled ones are each cadre's own
+            # now), so the digest shows a long list of people cut short.
+            ("    at_least: 8\n    unit: 次\n    owner: mass-org-group\n", "    at_least: 8\n    unit: 次\n    owner: staff\n"),
         ]:
             assert before in text, before
             text = text.replace(before, after, 1)
@@ -124,7 +131,10 @@ def build_office(root: Path, hostile: bool = False, renames: tuple[tuple[str, st
         plan = schedule.plans[0]
         for target in plan.targets:
             if target.id in PROGRESS:
-                record_progress(session, target, plan.year, "=", PROGRESS[target.id], None, kept, "test")
+                # a per-person figure (每月调研天数) is the first holder's own
+                whose = "wu-hao" if target.per else None  # the reader of the digest under test
+                record_progress(session, target, plan.year, "=", PROGRESS[target.id], None, kept, "test",
+                                whose, kept.date())
         # A message that failed in the week before the overview, as the dispatcher leaves it.
         failed_at = datetime(2026, 3, 26, 1, 0, tzinfo=UTC)
         enqueue(session, key="reminder:wu-hao:2026-03-26:wecom", kind="reminder", person="wu-hao",
@@ -262,11 +272,12 @@ def test_digest_lists_overdue_this_week_upcoming_and_targets(office):
     for heading in ("已逾期 · 1 项", "本周到期 · 2 项", "即将开始 · 2 项", "指标进度"):
         assert heading in visible(mail.html)
     late = occurrence(office, "mass-org-coordination/2026-03")
-    report = occurrence(office, "grassroots-research-days/2026-03")
+    report = occurrence(office, "grassroots-research-days/2026-03/wu-hao")  # each cadre reports their own
     for part in (mail.text, unbroken(mail.html)):
         assert "已逾期 5 天" in part and "截止 2026年3月25日 周三" in part
         assert "还有 1 天到期" in part and "截止 2026年3月31日 周二" in part
-        assert "4月1日 周三开始" in part and "截止 2026年6月18日 周四" in part
+        # 青年座谈会 of Q2, in the quarter's first month since the plan spreads its quarterly duties
+        assert "4月1日 周三开始" in part and "截止 2026年4月20日 周一" in part
         assert late.source in part and link("wu-hao", late) in part
         assert report.source in part and link("wu-hao", report, "progress") in part
         assert "等 10 人" in part
@@ -278,13 +289,14 @@ def test_digest_draws_each_target_against_the_years_pace(office):
 
     # 3 of 8 activities on 30 March, when a steady pace would be at 8 × 88/365 ≈ 1.9.
     assert f"文体活动{HOSTILE}\n   ████░░░░░░ 3/8次(38%)\n   按全年进度今天应达 1.9次,进度正常" in mail.text
-    # 1 of 5 days a month: a monthly quota has no pace through the year, so no pace line.
-    assert "██░░░░░░░░ 1/5天(20%)" in mail.text
+    # 1 of 5 days in March, the reader's own figure: a person's monthly quota is paced through
+    # the month (5 × 29/31 ≈ 4.7 on 30 March), never through the year (1.2).
+    assert "██░░░░░░░░ 1/5天(20%)\n   按本月进度今天应达 4.7天,⚠ 落后 3.7天" in mail.text
     assert "应达 1.2天" not in mail.text
     # The HTML bar: a cell as wide as the share done, and under it the year's pace.
     assert '<td width="38%" height="14" bgcolor="#2e7d32"' in mail.html
     assert mail.html.count('<td width="24%" height="4" bgcolor="#7b8794"') == 3
-    assert "落后于进度" not in mail.html
+    assert mail.html.count("落后于进度") == 1 and "灰线:按本月进度今天应达 4.7天" in mail.html
 
 
 @pytest.mark.parametrize("total,expected,behind", [
@@ -317,8 +329,9 @@ def test_overview_is_html_with_item_rows_targets_and_failed_messages(office):
 def test_a_week_with_nothing_due_says_so(office):
     mail = office.compose("digest:personal:yang-fan:2026-W13:email")
 
-    assert mail.subject == "【planbell】本周无到期,即将开始 2 项(第 13 周周报)"
-    assert mail.text.splitlines()[0] == "杨帆,本周没有到期的工作;2 项即将开始。"
+    # (the third: the 文体活动 report this file's plan has everyone owe, opening on 24 March)
+    assert mail.subject == "【planbell】本周无到期,即将开始 3 项(第 13 周周报)"
+    assert mail.text.splitlines()[0] == "杨帆,本周没有到期的工作;3 项即将开始。"
     assert "【本周到期】0 项\n\n(无)" in mail.text
     assert "本周没有到期的工作。" in visible(mail.html)
 

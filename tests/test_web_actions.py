@@ -206,7 +206,7 @@ def test_a_group_chat_link_acts_only_for_a_device_signed_in_as_its_person(office
 
 
 def test_reporting_progress_records_it_and_closes_the_open_reports(office):
-    report = "grassroots-research-days/2026-03"
+    report = "grassroots-research-days/2026-03/li-na"  # each cadre reports their own days
     url = office.url("li-na", report, "progress")
     with office.client() as browser:
         form = browser.get(url).text
@@ -217,8 +217,10 @@ def test_reporting_progress_records_it_and_closes_the_open_reports(office):
         assert answer.status_code == 200 and "进度已填报" in answer.text
     with office.made() as session:
         (entry,) = session.scalars(select(ProgressRow)).all()
-    assert (entry.target, entry.total, entry.recorded_by) == ("grassroots-research-days", 5, "li-na")
+    assert (entry.target, entry.total, entry.recorded_by, entry.person, entry.period) == \
+        ("grassroots-research-days", 5, "li-na", "li-na", "2026-03")
     assert office.row(report).status == "done"
+    assert office.row("grassroots-research-days/2026-03/liu-yang").status == "open"  # theirs is theirs
 
 
 def test_asking_not_to_do_a_duty_waits_for_an_admin(office):

@@ -37,7 +37,9 @@ NOW = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)
 ADMIN, MEMBER = "xu-li", "li-na"
 FOCUS_JAN = "monthly-study-focus/2026-01"  # item 1, due 2026-01-06
 FOCUS_MAR = "monthly-study-focus/2026-03"  # item 1, due 2026-03-05
-SEMINAR_Q1 = "theory-business-seminar/2026-Q1"  # item 1, due 2026-03-20
+SEMINAR_Q1 = "theory-business-seminar/2026-Q1"  # item 1, due 2026-01-23 (the quarter's first month)
+# item 1, due 2026-03-25: the 读书交流 of each 支部 (the example roster has two)
+READING_MAR = ("monthly-reading-exchange/2026-03/branch-1", "monthly-reading-exchange/2026-03/branch-2")
 STUDY_MAR = "first-topic-study/2026-03"  # item 1, due 2026-03-25
 FOCUS_APR = "monthly-study-focus/2026-04"  # item 1, due 2026-04-07
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -186,23 +188,26 @@ def test_console_answers_non_admins_with_a_chinese_403_and_strangers_with_the_lo
 def test_year_grid_colours_each_cell_by_its_most_pressing_state_with_a_mark_and_a_count(console):
     def ledger_state(session):
         done(session, FOCUS_MAR, datetime(2026, 3, 4, 2, tzinfo=UTC))  # on time
-        done(session, SEMINAR_Q1, datetime(2026, 3, 23, 2, tzinfo=UTC))  # three days late
+        done(session, READING_MAR[1], datetime(2026, 3, 28, 2, tzinfo=UTC))  # three days late
         done(session, FOCUS_APR, datetime(2026, 4, 7, 2, tzinfo=UTC))  # on time
-        done(session, "monthly-reading-exchange/2026-03", datetime(2026, 3, 25, 2, tzinfo=UTC))  # on time
+        done(session, READING_MAR[0], datetime(2026, 3, 25, 2, tzinfo=UTC))  # on time
+        done(session, SEMINAR_Q1, datetime(2026, 1, 20, 2, tzinfo=UTC))  # on time
         for month in ("2026-01", "2026-02"):  # item 1, all of January and February on time
-            for obligation in ("monthly-study-focus", "first-topic-study", "monthly-reading-exchange"):
-                done(session, f"{obligation}/{month}", datetime(2026, int(month[-2:]), 1, 2, tzinfo=UTC))
+            for duty in ("monthly-study-focus", "first-topic-study", "monthly-reading-exchange/{}/branch-1",
+                         "monthly-reading-exchange/{}/branch-2"):
+                ident = duty.format(month) if "{}" in duty else f"{duty}/{month}"
+                done(session, ident, datetime(2026, int(month[-2:]), 1, 2, tzinfo=UTC))
 
     console.work(ledger_state)
     with console.browser() as admin:
         answer = admin.get("/admin")
     assert answer.status_code == 200
     cells = grid_of(answer.text)
-    assert cells[(1, 1)] == ("s-on-time", "✓3")  # every one done on time
+    assert cells[(1, 1)] == ("s-on-time", "✓5")  # every one done on time
     assert cells[(1, 3)] == ("s-overdue", "!1/4")  # study overdue; one late, two on time
-    assert cells[(1, 4)] == ("s-open", "○2/3")  # study and reading exchange due 24 April
-    assert cells[(1, 5)] == ("s-not-yet", "·3")
-    assert (2, 1) not in cells  # item 2 has nothing due in January: an empty cell, no link
+    assert cells[(1, 4)] == ("s-open", "○4/5")  # study, both reading exchanges (24 April), Q2 seminar (23 April)
+    assert cells[(1, 5)] == ("s-not-yet", "·4")
+    assert (2, 2) not in cells  # item 2 has nothing due in February: an empty cell, no link
     for legend in ("已逾期", "办理中", "未开始", "逾期完成", "按时完成", "不需办理"):
         assert legend in answer.text
     # The mark is in the text, and the full breakdown is read out, not only coloured.
@@ -233,8 +238,8 @@ def test_cell_lists_its_occurrences_with_state_people_note_and_evidence_links(co
         assert answer.status_code == 200
         page = answer.text
         assert "第 1 条「深化政治理论铸魂凝心行动」 · 2026年3月" in page
-        # By due date: the focus (5 March), the seminar (20 March), the study (25 March).
-        assert 0 < page.index("确定月度学习重点") < page.index("政研业务与政治理论融合研讨") < page.index("室党组“第一议题”专题学习")
+        # By due date: the focus (5 March), then the study and the reading exchanges (25 March).
+        assert 0 < page.index("确定月度学习重点") < page.index("室党组“第一议题”专题学习") < page.index("“月度心得交流”")
         assert "由 李娜 销号" in page and "备注:3月4日学习" in page
         assert f'href="/evidence/{file_id}"' in page and "会议记录.png" in page
         assert "张伟、李娜、刘洋、王强" in page

@@ -170,3 +170,22 @@ def test_planbell_feed_reset_prints_a_working_address(tmp_path):
         assert feeds.person_for(session, token) == "li-na"
     unknown = run_cli("feed", "reset", "li-nna", database_url=database)
     assert unknown.code == 2 and "名册中没有 'li-nna'" in unknown.err and "li-na" in unknown.err
+
+
+def test_me_shows_my_own_figure_of_a_per_person_target(office):
+    url = office.url("li-na", "grassroots-research-days/2026-03/li-na", "progress")
+
+    def my_page(person: str) -> str:
+        with office.client() as phone:
+            phone.get(office.links.login_url(person, NOW).removeprefix(office.base))
+            return phone.get("/me").text
+
+    with office.client() as phone:
+        phone.get(office.links.login_url("li-na", NOW).removeprefix(office.base))
+        answer = phone.post(url, data={"csrf": csrf(phone.get(url).text), "amount": "+3"})
+        assert answer.status_code == 200
+    mine, theirs = my_page("li-na"), my_page("liu-yang")
+    for page, figure in ((mine, "3 / 5天"), (theirs, "0 / 5天")):
+        targets = page[page.index("我的指标"):]
+        assert "干部每月深入基层调研天数" in targets and figure in targets and "本人的进度" in targets
+        assert "按本月进度今天应达" in targets

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from daemon import clock, defaults
-from daemon.agenda import as_json, entries
+from daemon.agenda import as_json, entries, recorded_events
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.table import table
 from daemon.plan.errors import ScheduleInvalid
@@ -20,6 +20,7 @@ from daemon.plan.model import WEEKDAY_NAMES
 from daemon.plan.roster import load_roster
 from daemon.plan.schedule import (
     Schedule,
+    branch_errors,
     cross_plan_errors,
     is_roster_file,
     plan_files,
@@ -66,16 +67,23 @@ def validate(app: App, paths: tuple[Path, ...]) -> None:
     例:planbell validate
         planbell validate schedules/plan-2026.yaml schedules/roster.example.yaml
     """
+    configured = None
     if not paths:
-        paths = (Path(app.settings.schedules), resolve_roster(Path(app.settings.roster)))
+        # The configured roster is the roster whatever its name (PLANBELL_ROSTER=people.yaml).
+        configured = resolve_roster(Path(app.settings.roster))
+        paths = (Path(app.settings.schedules), configured)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise click.BadParameter(f"找不到 {missing[0]};请检查路径", param_hint="PATHS")
-    files = plan_files(list(paths))
-    rosters = [p for p in files if is_roster_file(p)]
+    files = plan_files(list(paths), configured)
+
+    def is_roster(path: Path) -> bool:
+        return is_roster_file(path) or path == configured
+
+    rosters = [p for p in files if is_roster(p)]
     rosters += [p / n for p in paths if p.is_dir() for n in ("roster.yaml", "roster.example.yaml") if (p / n).exists()]
     errors, plans = [], []
-    for file in (f for f in files if not is_roster_file(f)):
+    for file in (f for f in files if not is_roster(f)):
         try:
             plan, warnings = load_plan_file(file)
         except ScheduleInvalid as exc:
@@ -93,7 +101,11 @@ def validate(app: App, paths: tuple[Path, ...]) -> None:
         except ScheduleInvalid as exc:
             errors.extend(exc.errors)
             continue
-        click.echo(f"✓ {file}:{len(roster.people)} 人")
+        found = branch_errors(plans, roster)
+        if found:
+            errors.extend(found)
+            continue
+        click.echo(f"✓ {file}:{len(roster.people)} 人" + (f",{len(roster.branches)} 个支部" if roster.branched else ""))
         for warning in unstaffed_roles(plans, roster):
             click.echo(f"注意:{warning}", err=True)
     if errors:
@@ -117,7 +129,7 @@ def agenda(app: App, start, end, person, role, fmt) -> None:
     start, end = _window(app, start, end)
     schedule = app.schedule()
     person, role = _person_role(schedule, person, role)
-    found = entries(schedule, start, end, person=person, role=role)
+    found = entries(schedule, start, end, person=person, role=role, events=recorded_events(app.settings.database_url))
     if fmt == "json":
         click.echo(json.dumps([as_json(p, o, schedule) for p, o in found], ensure_ascii=False, indent=2))
         return
@@ -208,7 +220,7 @@ def ics(app: App, start, end, person, out: Path) -> None:
     start, end = _window(app, start, end)
     schedule = app.schedule()
     person, _ = _person_role(schedule, person, None)
-    found = entries(schedule, start, end, person=person)
+    found = entries(schedule, start, end, person=person, events=recorded_events(app.settings.database_url))
     name = schedule.plans[0].title if len(schedule.plans) == 1 else "planbell"
     if person:
         name += f" · {schedule.roster.person(person).name}"

@@ -50,7 +50,7 @@ class Store:
         with self.sessions() as session:
             facts = {r.key: r.value for r in session.scalars(select(StateRow).where(StateRow.key.in_(_FACTS)))}
         stored = snapshot.load(facts.get(snapshot.KEY))
-        files = plan_files([Path(settings.schedules)]) if Path(settings.schedules).exists() else []
+        files = plan_files([Path(settings.schedules)], Path(settings.roster)) if Path(settings.schedules).exists() else []
         version = version_of([*files, resolve_roster(Path(settings.roster))])
         go_live_unchanged = settings.go_live is None or facts.get("go_live") == settings.go_live.isoformat()
         if (stored is not None and stored.version == version == facts.get(snapshot.VERSION_KEY)

@@ -7,7 +7,7 @@ import getpass
 import re
 import sys
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from daemon import clock
+from daemon import clock, defaults
 from daemon import ledger as ledger_ops
 from daemon.cli.main import DATE, EXIT_USAGE, App, pass_app
 from daemon.cli.people import person_id
@@ -42,13 +42,15 @@ def _fail(exc: LedgerError) -> None:
 @click.command()
 @click.argument("obligation")
 @click.option("--date", "on", type=DATE, required=True, help="事件日期(如重大文稿起草开始的日期)")
+@click.option("--title", help="这次事件是什么(同一天可登记多次,各写一个标题),如 “《政府工作报告》起草”")
 @click.option("--by", help="记录人(名册中的 id 或姓名)")
 @pass_app
-def event(app: App, obligation, on, by) -> None:
+def event(app: App, obligation, on, title, by) -> None:
     """启动一项“按事件”职责,如重大文稿起草前的政治纪律交底。
 
     \b
-    例:planbell event political-discipline-briefing --date 2026-03-10
+    例:planbell event political-discipline-briefing --date 2026-03-10 --title "《政府工作报告》起草"
+    同一天的第二件事另写一个标题,各成一项待办。
     """
     from daemon.words import cn_date
 
@@ -61,13 +63,19 @@ def event(app: App, obligation, on, by) -> None:
     if obligation not in per_event:
         hint = suggest(obligation, per_event) or (f";按事件的职责有:{', '.join(per_event)}" if per_event else f";{on.year} 年的日程没有按事件的职责")
         raise click.BadParameter(f"'{obligation}' 不是 {on.year} 年按事件(per-event)的职责{hint}", param_hint="OBLIGATION")
+    title = " ".join(title.split()) if title else None
+    if title is not None and not 0 < len(title) <= defaults.EVENT_TITLE_CHARS:
+        raise click.BadParameter(f"标题要有内容,最多 {defaults.EVENT_TITLE_CHARS} 字(现在 {len(title)} 字)", param_hint="--title")
     with store.sessions.begin() as session:
-        added = ledger_ops.record_event(session, obligation, on, now, _actor(by))
+        added = ledger_ops.record_event(session, obligation, on, now, _actor(by), title)
+        seq = ledger_ops.event_number(session, obligation, on, title)
     store.replan(now)
+    label = on.isoformat() if seq == 1 else f"{on.isoformat()}.{seq}"
     with store.sessions() as session:
-        rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.id.like(f"{obligation}/{on.isoformat()}%"))).all()
+        rows = session.scalars(select(OccurrenceRow).where(
+            OccurrenceRow.obligation == obligation, OccurrenceRow.period == label)).all()
     if not added:
-        click.echo(f"{on} 的这次事件此前已记录。")
+        click.echo(f"{on} 的这次事件{f'“{title}”' if title else ''}此前已记录。")
     for row in rows:
         click.echo(f"已登记:{row.title}({row.id}),截止 {cn_date(row.due)}。")
 
@@ -106,19 +114,27 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
     target = targets.get(target_id)
     if target is None:
         raise click.BadParameter(f"{year} 年的日程没有指标 '{target_id}'{suggest(target_id, targets) or ';用 planbell targets 查看'}", param_hint="TARGET")
+    if target.per and (by is None or by not in {p.id for p in schedule.roster.with_role(target.per)}):
+        holders = schedule.plans[0].role_name(target.per) if schedule.plans else target.per
+        raise click.BadParameter(f"“{target.title}”按人计({holders}每人各有自己的进度);请用 --by 写明是谁的进度"
+                                 f"{'' if by is None else f',且此人须担任{holders}'}", param_hint="--by")
+    from daemon.progress import record_progress, requirement_words
+
+    today = now.astimezone(ZoneInfo(app.where.timezone)).date()
+    whose = by if target.per else None
     with store.sessions.begin() as session:
         try:
-            total = ledger_ops.record_progress(session, target, year, mode, value, note, now, _actor(by))
+            total = record_progress(session, target, year, mode, value, note, now, _actor(by), whose, today)
         except LedgerError as exc:
             _fail(exc)
-        today = now.astimezone(ZoneInfo(app.where.timezone)).date()
-        reported = ledger_ops.close_reports(session, target.id, year, today, now, _actor(by), by)
+        reported = ledger_ops.close_reports(session, target.id, year, today, now, _actor(by), by, whose)
         if reported:
             from daemon.outbox import withdraw
 
-            withdraw(session, set(reported), {p.id for p in schedule.roster.with_role(target.owner)})
+            withdraw(session, set(reported), {whose} if whose else {p.id for p in schedule.roster.with_role(target.owner)})
     share = f"({total / target.value:.0%})" if target.value else ""
-    click.echo(f"{target.title}:累计 {total:g} {target.unit},目标{target.comparator.words} {target.value:g} {target.unit}{share}")
+    whose_words = f"{schedule.roster.person(whose).name}的" if whose else ""
+    click.echo(f"{target.title}:{whose_words}累计 {total:g} {target.unit},目标{requirement_words(target)} {target.value:g} {target.unit}{share}")
     for occurrence_id in reported:
         click.echo(f"已销号进度报送:{occurrence_id}")
 
@@ -233,7 +249,16 @@ def simulate(app: App, start, end, out: Path, deliver: bool) -> None:
                                                "go_live": start})
         notifiers = {"email": MaildirNotifier(out, settings.mail_from)}
     service = Service(settings, notifiers, instance="simulate")
-    result = run_simulation(service, start, end, settings.timezone, go_live=not deliver)
+    # A year takes many seconds: a bar on a terminal (click draws none into a pipe or a file).
+    with click.progressbar(length=(end - start).days + 1, label="模拟中", file=sys.stderr,
+                           show_pos=True) as bar:
+        reached = [start - timedelta(days=1)]
+
+        def on_day(day) -> None:
+            bar.update((day - reached[0]).days)
+            reached[0] = max(day, reached[0])
+
+        result = run_simulation(service, start, end, settings.timezone, go_live=not deliver, on_day=on_day)
     service.engine.dispose()
     # On PostgreSQL there is no lock file (``held`` is None): whether a scratch database was
     # made is the --deliver flag's to say, not the lock's.

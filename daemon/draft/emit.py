@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from daemon.draft.build import Draft, Duty, Quota
+from daemon.plan.hints import PER_PERSON_WORDING
 
 INDENT = "    "
 _PLAIN_UNSAFE = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`\s]|: | #|:$|\s$|^$")
@@ -92,6 +93,8 @@ def quota_lines(quota: Quota, ident: str) -> list[str]:
     if quota.period and quota.period != "year":
         lines.append(f"{INDENT}period: {quota.period}")
     lines.append(_owner_line(quota.owner, quota.notes))
+    if PER_PERSON_WORDING.search(quota.source):  # 每人…: each holder's own figure
+        lines.append(f"{INDENT}per: {quota.owner}  # 按人计:每人各有自己的进度,各自填报")
     return lines
 
 

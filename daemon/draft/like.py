@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from daemon.draft.blocks import (
@@ -26,13 +27,13 @@ from daemon.draft.build import Draft, Duty, Quota
 from daemon.draft.emit import INDENT, Entry, Head, duty_lines, id_stem, number, quota_lines, scalar
 from daemon.plan.errors import ErrorList
 from daemon.plan.loader import load_plan_file
-from daemon.plan.model import Obligation, Plan, Target
+from daemon.plan.model import Cadence, Obligation, Plan, Target
 from daemon.plan.yamlsafe import YMap, load_yaml
 
-OBLIGATION_ORDER = ("id", "item", "title", "source", "basis", "every", "due", "opens", "owner",
-                    "participants", "for_each", "remind", "escalate", "if_not_workday")
+OBLIGATION_ORDER = ("id", "item", "title", "source", "basis", "every", "due", "opens", "owner", "lead",
+                    "each", "participants", "for_each", "remind", "escalate", "if_not_workday")
 TARGET_ORDER = ("id", "item", "title", "source", "basis", "at_least", "at_most", "exactly", "reduce_by",
-                "unit", "period", "owner", "report")
+                "unit", "period", "owner", "per", "report")
 # Below this, two sources are different duties (on the bundled plan, the pairs a person would
 # match all score ≥ 0.8; 青年座谈会 / 青年读书会 score 0.6).
 MIN_SIMILARITY = 0.7
@@ -102,7 +103,9 @@ def merge(draft: Draft, document: str, like: Path) -> tuple[list[Entry], Head, C
             if group:
                 changes.matched += len(group)
                 for old in group:
-                    entries.append(_carried(new, old, doc, draft.year, changes))
+                    carried = _carried(new, old, doc, draft.year, changes)
+                    carried.lines[:] = _next_year(carried.lines, old.model, plan.year, draft.year)
+                    entries.append(carried)
             elif any(squash(new.source) in s or s in squash(new.source) for s in read_sources):
                 changes.declined.append(f"第{new.item}条 {new.title}({new.source})")
                 entries.append(Entry(new.item, [f"  # 去年同句未列入,沿用去年的取舍: {new.source}"], kind))
@@ -118,7 +121,7 @@ def merge(draft: Draft, document: str, like: Path) -> tuple[list[Entry], Head, C
                 item = _new_item(old.model, plan, draft, items_text)
                 why = "依据 basis" if old.model.basis else "原文仍有此句"
                 changes.kept.append(f"{old.model.id}  {old.model.title}({why})")
-                entries.append(Entry(item, _whole(old, item), kind))
+                entries.append(Entry(item, _next_year(_whole(old, item), old.model, plan.year, draft.year), kind))
             else:
                 changes.gone.append(f"{old.model.id}  {old.model.title}({old.model.source})")
     head = _head(plan, root, lines, draft, changes)
@@ -242,6 +245,25 @@ def _carried(new: Duty | Quota, old: _Old, doc: str, year: int, changes: Changes
         elif key in keys:
             lines += keys[key]
     return Entry(new.item, old.block.leading + first_key_line(lines), old.kind)
+
+
+def _next_year(lines: list[str], model, last: int, year: int) -> list[str]:
+    """A one-off duty's date (every: once, due: 2026-03-31) moved into the new plan's year,
+    marked for the admin to confirm: last year's date would not validate."""
+    if year == last or getattr(model, "every", None) != Cadence.ONCE:
+        return lines
+    pattern = re.compile(rf"^(\s*due:\s*){last}-(\d{{2}}-\d{{2}})\b(.*)$")
+    out = []
+    for line in lines:
+        match = pattern.match(line)
+        if match:
+            try:
+                moved = date.fromisoformat(f"{year}-{match.group(2)}").isoformat()
+            except ValueError:  # 29 February
+                moved = f"{year}-02-28"
+            line = f"{match.group(1)}{moved}  # 待确认: 去年为 {last}-{match.group(2)},已移到 {year} 年"
+        out.append(line)
+    return out
 
 
 def _whole(old: _Old, item: int) -> list[str]:

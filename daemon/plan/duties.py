@@ -11,6 +11,7 @@ from dateutil import rrule as dateutil_rrule
 
 from daemon import defaults
 from daemon.plan.fields import Reader, listing, suggest
+from daemon.plan.hints import PER_PERSON_WORDING, half_width
 from daemon.plan.model import (
     LAST_DAY,
     MONTHLY_CADENCES,
@@ -26,13 +27,14 @@ from daemon.plan.yamlsafe import YMap, YNode, YSeq, describe
 
 OBLIGATION_KEYS = (
     "id", "item", "title", "source", "basis", "every", "due", "opens", "owner", "lead",
-    "participants", "for_each", "remind", "escalate", "if_not_workday",
+    "participants", "for_each", "each", "remind", "escalate", "if_not_workday",
 )
 TARGET_KEYS = (
     "id", "item", "title", "source", "basis", *[c.value for c in Comparator],
-    "unit", "period", "owner", "report",
+    "unit", "period", "owner", "per", "report",
 )
-DUE_KEYS = ("month", "day", "weekday", "nth", "workday", "date", "if_missing")
+DUE_KEYS = ("month", "day", "weekday", "nth", "workday", "date", "if_missing", "after", "before")
+_AFTER = re.compile(r"^(\d{1,2})\s*(wd|d|个?工作日|天)$")
 
 # Admins may write the cadence in Chinese; each maps to the canonical English value.
 CADENCE_WORDS = {
@@ -190,8 +192,12 @@ class DutyReader(Reader):
     def due_rule(self, node: YNode | None, path: str, cadence: Cadence) -> DueRule | None:
         if node is None:
             return None
-        if cadence in (Cadence.PER_EVENT, Cadence.RRULE):
-            self.fail(node, path, f"every: {cadence.value if cadence != Cadence.RRULE else 'rrule'} 不用写 due;日期由事件或规则本身决定,请删去 due")
+        after_event = cadence == Cadence.PER_EVENT and isinstance(node, YMap) and "after" in node.entries
+        if cadence in (Cadence.PER_EVENT, Cadence.RRULE) and not after_event:
+            if cadence == Cadence.PER_EVENT:
+                self.fail(node, path, "every: per-event 的日期由事件决定,due 只能写 {after: 5wd}(事件后第 5 个工作日到期);否则请删去 due")
+            else:
+                self.fail(node, path, "every: rrule 不用写 due;日期由规则本身决定,请删去 due")
             return None
         if not isinstance(node, (YMap, YSeq)):
             return self._due_shorthand(node, path, cadence)
@@ -202,6 +208,8 @@ class DutyReader(Reader):
         before = len(self.errors.errors)
         if "date" in fields.entries:
             return self._due_shorthand(get("date"), f"{path}.date", cadence)
+        if "after" in fields.entries or "before" in fields.entries:
+            return self._after_period(fields, path, cadence)
         month = self.integer(get("month"), f"{path}.month", 1, 12)
         day = self._day(get("day"), f"{path}.day")
         weekday = self._weekday(get("weekday"), f"{path}.weekday")
@@ -234,6 +242,32 @@ class DutyReader(Reader):
             return None
         return DueRule(month=month, day=day, weekday=weekday, nth=nth, workday=workday,
                        last_if_missing=bool(if_missing))
+
+    def _after_period(self, fields: YMap, path: str, cadence: Cadence) -> DueRule | None:
+        """`{after: 5wd}`: N working days (or `5d` days) after the period ends; with
+        `before: <obligation id>`, never later than the day before that duty's due date."""
+        get = fields.entries.get
+        others = [k for k in fields.entries if k not in ("after", "before")]
+        if others or "after" not in fields.entries:
+            self.fail(fields, path, "after(期满后第几个工作日)单独写,可加 before;如 {after: 5wd} 或 "
+                                    "{after: 5wd, before: annual-assessment}" + (f",不要再写 {listing(others)}" if others else ""))
+            return None
+        if cadence not in (Cadence.WEEK, Cadence.PER_EVENT, *MONTHLY_CADENCES):
+            self.fail(fields, path, f"after 用于按周、月、季、半年、年或按事件的职责;every: {cadence.value} 请写具体日期")
+            return None
+        if cadence == Cadence.PER_EVENT and "before" in fields.entries:
+            self.fail(fields, path, "按事件的职责只写 after(事件后第几个工作日),不写 before")
+            return None
+        node = get("after")
+        match = _AFTER.match(half_width(node.raw.strip())) if not isinstance(node, (YMap, YSeq)) else None
+        if not match or int(match.group(1)) == 0:
+            self.fail(node, f"{path}.after", f"{describe(node)} 不是期满后的天数;请写 5wd(期满后第 5 个工作日)或 3d(期满后第 3 天)")
+            return None
+        count, workdays = int(match.group(1)), match.group(2) != "d" and match.group(2) != "天"
+        before = self.slug(get("before"), f"{path}.before") if "before" in fields.entries else None
+        if "before" in fields.entries and before is None:
+            return None
+        return DueRule(after_workdays=count if workdays else None, after_days=None if workdays else count, before=before)
 
     def _due_shorthand(self, node: YNode, path: str, cadence: Cadence) -> DueRule | None:
         raw = node.raw.strip()
@@ -298,6 +332,9 @@ class DutyReader(Reader):
         lead = self.role(get("lead"), f"{path}.lead")
         participants = self.list_of(get("participants"), f"{path}.participants", self.role) or ()
         for_each = self.role(get("for_each"), f"{path}.for_each")
+        each = self.boolean(get("each"), f"{path}.each")
+        if each and for_each:
+            self.fail(get("each"), f"{path}.each", "for_each 已是每人一项(关于每位对象);each: true 是每位责任人各办一项,二者只写一个")
         remind = self.reminders(get("remind"), f"{path}.remind")
         escalate = self.escalation(get("escalate"), f"{path}.escalate")
         shift = self.shift(get("if_not_workday"), f"{path}.if_not_workday")
@@ -319,7 +356,7 @@ class DutyReader(Reader):
             id=ident, item=item, title=title, source=source, basis=basis,
             every=every[0], rrule=every[1], due=due, owner=owner,
             opens_days=self.defaults.opens_days if "opens" not in fields.entries else opens,
-            participants=participants, lead=lead, for_each=for_each,
+            participants=participants, lead=lead, for_each=for_each, each=bool(each),
             remind_days=self.defaults.remind_days if remind is None else remind,
             escalate=self.defaults.escalate if escalate is None else (escalate or None),
             if_not_workday=shift or self.defaults.if_not_workday,
@@ -345,6 +382,12 @@ class DutyReader(Reader):
             self.fail(get(comparator.value), f"{path}.{comparator.value}", f"{value:g}% 超过了 100%")
         period = self.cadence(get("period"), f"{path}.period", allow_special=False)
         report = self.choice(get("report"), f"{path}.report", _REPORT_CHOICES, "报送周期")
+        per = self.role(get("per"), f"{path}.per")
+        source_node = get("source")
+        if "per" not in fields.entries and source_node is not None and PER_PERSON_WORDING.search(str(source_node.raw)):
+            words = PER_PERSON_WORDING.search(str(source_node.raw)).group(0)
+            self.fail(source_node, f"{path}.source", f"原文“{words}…”是按人计的指标,每人各有自己的进度;请加 per: 角色(如 per: staff),"
+                                                   "否则一人填报的进度会算作所有人的")
         target = Target(
             id=self.slug(get("id"), f"{path}.id"),
             item=self.item(get("item"), f"{path}.item"),
@@ -355,6 +398,6 @@ class DutyReader(Reader):
             owner=self.role(get("owner"), f"{path}.owner"),
             period=period[0] if period else Cadence.YEAR,
             report=Cadence(report) if report else Cadence.QUARTER,
-            line=node.line,
+            per=per, line=node.line,
         )
         return None if len(self.errors.errors) > before else target

@@ -125,6 +125,14 @@ class Reader:
             return None
         return float(value)
 
+    def boolean(self, node: YNode | None, path: str) -> bool | None:
+        if node is None:
+            return None
+        if isinstance(node.value, bool):
+            return node.value
+        self.fail(node, path, f"应是 true 或 false,而不是{describe(node)}")
+        return None
+
     def choice(self, node: YNode | None, path: str, choices: Iterable[str], what: str) -> str | None:
         if node is None:
             return None

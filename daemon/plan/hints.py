@@ -4,6 +4,7 @@ as meant. Kept apart from the field readers so the command line can use them wit
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -26,3 +27,8 @@ def listing(choices: Iterable[str]) -> str:
 def half_width(text: str) -> str:
     """Full-width letters, digits and punctuation as their ASCII forms (7d for 7d)."""
     return unicodedata.normalize("NFKC", text)
+
+
+# A figure each person owes on their own (每人联系2个乡镇, 干部每月深入基层调研不少于5天): a
+# target with such a source needs `per:`, or one person's progress would count for everyone.
+PER_PERSON_WORDING = re.compile(r"每人|每名|每位|人均|(?:干部|党员|职工|同志)每[周月季年]")

@@ -82,7 +82,8 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
 
     refs = Refs()
     defaults = PlanDefaults()
-    roles = _roles(reader, top.entries.get("roles"))
+    scopes: dict[str, set[str]] = {"branch": set(), "one": set()}
+    roles = _roles(reader, top.entries.get("roles"), scopes)
     duties = DutyReader(errors, year, defaults, refs, roles)
     send_at = _defaults(duties, get("defaults"), defaults)
 
@@ -97,11 +98,13 @@ def _read_plan(root: YNode, path: Path, errors: ErrorList) -> Plan | None:
     plan = Plan(
         title=title, year=year, file=str(path), office=office, timezone=timezone or TIMEZONE,
         calendar=calendar, items=items or {}, roles=roles or {},
+        branch_roles=frozenset(scopes["branch"]), single_roles=frozenset(scopes["one"]),
         obligations=tuple(o for o in obligations if o), targets=tuple(t for t in targets if t),
     )
     if send_at is not None:
         plan = replace(plan, send_at=send_at)
     _check_due_rules(errors, plan, duties.due_lines)
+    _check_before(errors, plan, duties.due_lines)
     if not has_official_arrangement(calendar.country, year, calendar):
         errors.warn(
             get("year").line, "plan.year",
@@ -216,7 +219,13 @@ def _defaults(duties: DutyReader, node: YNode | None, defaults: PlanDefaults):
     return duties.clock_time(get("send_at"), "plan.defaults.send_at")
 
 
-def _roles(reader: Reader, node: YNode | None) -> dict[str, str] | None:
+ROLE_KEYS = ("name", "scope", "one")
+
+
+def _roles(reader: Reader, node: YNode | None, scopes: dict[str, set[str]]) -> dict[str, str] | None:
+    """Role id → name. A role written ``{name: 支部书记, scope: branch, one: true}`` is held
+    inside a 支部 (added to ``scopes["branch"]``), and with ``one`` by at most one person per
+    branch (``scopes["one"]``)."""
     if node is None:
         return {}
     fields = reader.mapping(node, "roles", ())  if not isinstance(node, YMap) else node
@@ -227,7 +236,22 @@ def _roles(reader: Reader, node: YNode | None) -> dict[str, str] | None:
         path = f"roles.{key}"
         key_node = YNode(line=fields.key_lines[key], value=key, raw=key)
         role_id = reader.slug(key_node, path)
-        name = reader.text(value_node, path, 30)
+        if isinstance(value_node, YMap):
+            spec = reader.mapping(value_node, path, ROLE_KEYS, ("name",))
+            if spec is None:
+                continue
+            get = spec.entries.get
+            name = reader.text(get("name"), f"{path}.name", 30)
+            scope = reader.choice(get("scope"), f"{path}.scope", ("branch", "office"), "范围(branch:支部内;office:全机关)")
+            one = reader.boolean(get("one"), f"{path}.one")
+            if one and scope != "branch":
+                reader.fail(value_node, path, "one: true 表示每个支部只有一人担任,要和 scope: branch 一起写")
+            if role_id and scope == "branch":
+                scopes["branch"].add(role_id)
+                if one:
+                    scopes["one"].add(role_id)
+        else:
+            name = reader.text(value_node, path, 30)
         if role_id and name:
             roles[role_id] = name
     return roles
@@ -281,6 +305,19 @@ def _check_sources(errors: ErrorList, top: YMap, document: str, obligations: lis
                 continue
             node = top.entries[kind].items[i].entries.get("source")
             errors.add(node.line, f"{kind}[{i}].source", "在原文中找不到这句话;请从原文逐字复制(全角标点也要一致),不是原文的要求请用 basis 注明出处")
+
+
+def _check_before(errors: ErrorList, plan: Plan, due_lines: dict[str, int]) -> None:
+    """`due: {after: 5wd, before: X}`: X is another duty of this plan with periods of its own."""
+    dated = {o.id: o for o in plan.obligations if o.every.months or o.every == Cadence.WEEK}
+    for index, ob in enumerate(plan.obligations):
+        ref = ob.due.before if ob.due else None
+        if ref is None:
+            continue
+        if ref == ob.id or ref not in dated:
+            hint = suggest(ref, [i for i in dated if i != ob.id]) or f";可用的职责:{listing(i for i in dated if i != ob.id)}"
+            errors.add(due_lines.get(ob.id, ob.line), f"obligations[{index}].due.before",
+                       f"before 应是本日程中另一项按周期的职责的 id,而不是 '{ref}'{hint}")
 
 
 def _check_due_rules(errors: ErrorList, plan: Plan, due_lines: dict[str, int]) -> None:

@@ -68,6 +68,16 @@ class DueRule:
     on: date | None = None  # a fixed date (every: once)
     # `if_missing: last`: in a month without ``day`` (the 30th in February), its last day
     last_if_missing: bool = False
+    # `after: 5wd` / `after: 3d`: counted from the period's end (a 通报 reports a finished month)
+    after_workdays: int | None = None
+    after_days: int | None = None
+    # `before: <obligation id>`: never later than the day before that duty's due date in the
+    # same stretch of the year (December's 日常考核 feeds the 年度考核)
+    before: str | None = None
+
+    @property
+    def after_period(self) -> bool:
+        return self.after_workdays is not None or self.after_days is not None
 
 
 LAST_DAY = 99  # `day: last`
@@ -94,6 +104,7 @@ class Obligation:
     participants: tuple[str, ...] = ()
     lead: str | None = None  # the role whose first holder leads (牵头); None: the owner's
     for_each: str | None = None
+    each: bool = False  # one occurrence per holder of the owner role, checked off by that holder
     remind_days: tuple[int, ...] = ()
     escalate: Escalation | None = None
     if_not_workday: Shift = Shift.PREVIOUS
@@ -113,6 +124,7 @@ class Target:
     period: Cadence = Cadence.YEAR
     report: Cadence = Cadence.QUARTER
     basis: str | None = None
+    per: str | None = None  # a role: each holder has their own figure (每人联系2个乡镇)
     line: int = 0
 
 
@@ -134,6 +146,10 @@ class Plan:
     calendar: CalendarSpec = field(default_factory=CalendarSpec)
     items: dict[int, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
+    # Roles held inside a 支部 (支部书记, 党小组组长, 全体党员): they resolve within each branch;
+    # of ``single_roles`` a branch has at most one holder.
+    branch_roles: frozenset[str] = frozenset()
+    single_roles: frozenset[str] = frozenset()
     obligations: tuple[Obligation, ...] = ()
     targets: tuple[Target, ...] = ()
 
@@ -158,6 +174,8 @@ class Person:
     phone: str | None = None  # for an escalation to name who to call
     roles: tuple[str, ...] = ()
     channels: tuple[str, ...] = ("email",)  # where this person wants reminders
+    branch: str | None = None  # the 支部 they belong to (a branch-scoped role is held there)
+    line: int = field(default=0, compare=False)  # in the roster file, for errors
 
     def address(self, channel: str) -> str | None:
         """This person's id on a channel (the generic webhook addresses people by email)."""
@@ -169,12 +187,31 @@ class Person:
 class Roster:
     people: tuple[Person, ...] = ()
     file: str = ""
+    branches: dict[str, str] = field(default_factory=dict)  # id → name (第一支部), in file order
+    # Lookups by id and by role, built once: a roster of 3,000 is asked these per message.
+    _by_id: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_role: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def with_role(self, role_id: str) -> tuple[Person, ...]:
-        return tuple(p for p in self.people if role_id in p.roles)
+    def __post_init__(self) -> None:
+        for person in self.people:
+            self._by_id.setdefault(person.id, person)
+            for role in person.roles:
+                self._by_role.setdefault(role, []).append(person)
+
+    def with_role(self, role_id: str, branch: str | None = None) -> tuple[Person, ...]:
+        holders = self._by_role.get(role_id, ())
+        return tuple(p for p in holders if branch is None or p.branch == branch)
 
     def person(self, person_id: str) -> Person | None:
-        return next((p for p in self.people if p.id == person_id), None)
+        return self._by_id.get(person_id)
+
+    @property
+    def branched(self) -> bool:
+        """Whether branch-scoped roles resolve per branch: a one-branch office is flat, as before."""
+        return len(self.branches) > 1
+
+    def branch_name(self, branch_id: str | None) -> str:
+        return self.branches.get(branch_id, branch_id or "") if branch_id else ""
 
     def named(self, text: str) -> tuple[Person, ...]:
         """The person whose id is ``text``, else everyone whose name it is (namesakes happen)."""
@@ -188,3 +225,5 @@ class Event:
 
     obligation: str
     on: date
+    title: str | None = None  # what happened (《2026年政府工作报告》起草), several a day apart
+    seq: int = 1  # the happening's number on its date

@@ -73,6 +73,13 @@ def nominal_due(rule: DueRule, cadence: Cadence, period: Period, cal: WorkdayCal
     """The date the rule names in the period, before any working-day shift."""
     if rule.on is not None:
         return rule.on
+    if rule.after_workdays is not None:
+        day = period.end
+        for _ in range(rule.after_workdays):
+            day = cal.next_workday(day + timedelta(days=1))
+        return day
+    if rule.after_days is not None:
+        return period.end + timedelta(days=rule.after_days)
     if cadence == Cadence.WEEK:
         if rule.workday is not None:
             days = cal.workdays_in(period.start, period.end)

@@ -61,6 +61,7 @@ class OccurrenceRow(Base):
     assignees: Mapped[list] = mapped_column(default=list)
     lead: Mapped[str | None] = mapped_column(String(64))  # the assignee who leads it (牵头)
     subject: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(64))  # its 支部, in a roster of several
     escalate_to: Mapped[str | None] = mapped_column(String(64))
     escalate_after: Mapped[int | None] = mapped_column(Integer)
     remind_days: Mapped[list] = mapped_column(default=list)
@@ -85,10 +86,13 @@ class EventRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     obligation: Mapped[str] = mapped_column(String(64))
     on: Mapped[date]
+    # Several happenings a day, each its own duty: numbered 1, 2 … on their date, with a title.
+    seq: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    title: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     created_by: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ux_events_obligation_on", "obligation", "on", unique=True),)
+    __table_args__ = (Index("ux_events_obligation_on_seq", "obligation", "on", "seq", unique=True),)
 
 
 class MessageRow(Base):
@@ -138,6 +142,9 @@ class ProgressRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     target: Mapped[str] = mapped_column(String(64), index=True)
     plan_year: Mapped[int] = mapped_column(Integer)
+    # A per-person target (`per:`): whose figure; and for a monthly one (每月…5天), which month.
+    person: Mapped[str | None] = mapped_column(String(64))
+    period: Mapped[str | None] = mapped_column(String(32))
     mode: Mapped[str] = mapped_column(String(1))  # + or =
     amount: Mapped[float]
     total: Mapped[float]  # the running total after this entry

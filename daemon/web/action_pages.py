@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from daemon import actions, defaults, evidence, ledger
+from daemon import actions, defaults, evidence, ledger, progress
 from daemon.links import ActionClaim, BadLink
 from daemon.plan.model import Person
 from daemon.web.auth import bench, client, csrf_for, csrf_ok, sign_in, signed_in
@@ -70,7 +70,9 @@ def _state(session, schedule, claim: ActionClaim) -> dict:
         target = next((t for t in plan.targets if t.id == row.obligation), None)
         if target is not None:
             state["target"] = target
-            state["total"] = ledger.progress_of(session, target.id, row.plan_year).total
+            whose = row.assignees[0] if target.per and row.assignees else None
+            period = progress.period_of(target, row.due) if whose else None
+            state["total"] = progress.progress_of(session, target.id, row.plan_year, whose, period).total
     return state
 
 

@@ -94,16 +94,18 @@ def _common(request: Request, viewer: Person, year: int) -> dict:
 
 def _console(session, schedule, year: int, today, zone) -> dict:
     plan = _plan(schedule, year)
-    rows = digest.year_rows(session, year)
+    ledger = digest.year_ledger(session, plan, schedule.roster, today) if plan else None
+    rows = ledger.rows if ledger else digest.year_rows(session, year)
     late = year_grid.overdue(rows, today)
     finished = year_grid.recently_finished(rows, RECENT_SHOWN)
-    paces = digest.target_paces(digest.progress_by_target(session, plan), plan, None, today) if plan else []
+    paces = ledger.paces.for_reader(None) if ledger else []
+    branches = digest.by_branch(ledger, schedule.roster, today) if ledger else []
     return {
         "plan": plan, "grid": year_grid.build_grid(rows, plan.items if plan else {}, year, today, zone),
         "overdue": late[:OVERDUE_SHOWN], "overdue_total": len(late), "finished": finished,
         "files": evidence.files_of(session, [r.id for r in finished]),
         "requests": [(entry, row) for entry, row in actions.open_requests(session) if row.plan_year == year],
-        "paces": paces, "years": ledger_export.ledger_years(session, schedule),
+        "paces": paces, "branches": branches, "years": ledger_export.ledger_years(session, schedule),
     }
 
 

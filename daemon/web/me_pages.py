@@ -46,8 +46,8 @@ def _my_duties(session, schedule, person_id: str, today, year: int) -> dict:
     # digest's sections are chosen from those; all the others are "later".
     near_rule = or_(row.due <= week_end, and_(row.opens > today, row.opens <= today + UPCOMING_WITHIN))
     near = list(session.scalars(select(row).where(*mine_open, near_rule)))
-    progress = digest.progress_by_target(session, plan)
-    sections = digest.personal(near, progress, plan, schedule.roster, person_id, today)
+    sections = digest.personal(digest.person_ledger(session, plan, schedule.roster, today, person_id, near),
+                               person_id, today)
     shown = {r.id for key in ("overdue", "this_week", "upcoming") for r in sections[key]}
     far = (*mine_open, not_(near_rule))
     far_total = session.scalar(select(func.count()).select_from(row).where(*far))

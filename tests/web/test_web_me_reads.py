@@ -31,12 +31,12 @@ def test_me_shows_the_digests_sections_and_counts_every_later_and_finished_duty(
     checked = 0
     with sessions(engine)() as session:
         year = digest.year_rows(session, plan.year)
-        progress = digest.progress_by_target(session, plan)
         for person in schedule.roster.people:
             mine = [r for r in year if person.id in r.assignees]
             for today in DAYS:
                 view = _my_duties(session, schedule, person.id, today, plan.year)
-                expected = digest.personal(year, progress, plan, schedule.roster, person.id, today)
+                expected = digest.personal(digest.person_ledger(session, plan, schedule.roster, today, person.id, mine),
+                                           person.id, today)
                 for section in ("overdue", "this_week", "upcoming"):
                     assert [r.id for r in view[section]] == [r.id for r in expected[section]], (person.id, today, section)
                 shown = {r.id for s in ("overdue", "this_week", "upcoming") for r in expected[s]}
