@@ -14,12 +14,14 @@ from freezegun import freeze_time
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from daemon import ledger
+from daemon import digest, ledger, progress
 from daemon.plan.model import Comparator, Target
+from daemon.plan.schedule import load_schedule
+from daemon.plan.workdays import WorkdayCalendar
 from daemon.progress import record_progress
-from daemon.store.tables import AuditRow, EventRow, OccurrenceRow
+from daemon.store.tables import AuditRow, EventRow, OccurrenceRow, ProgressRow
 from tests.clirun import run_cli
-from tests.smallplan import at, make_service, write_plan
+from tests.smallplan import PLAN_YAML, at, make_service, write_plan
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = at(date(2026, 3, 26))
@@ -38,6 +40,11 @@ def audit_trail(service) -> list[tuple]:
         return [(a.at, a.actor, a.action, a.subject, a.detail)
                 for a in session.scalars(select(AuditRow).order_by(AuditRow.id))]
 
+
+
+def totals(recorded: progress.Progress) -> tuple[float, int]:
+    """A target's running total and how many entries made it."""
+    return recorded.total, recorded.entries
 
 def test_every_change_to_the_ledger_is_audited_with_who_what_and_how(service):
     target = Target(id="reports-filed", item=1, title="报送工作报告", source="全年报送不少于12次",
@@ -122,3 +129,43 @@ def test_recording_progress_checks_off_the_targets_opened_report_requests_in_due
     assert rows["manuscripts-reviewed/2026-04"].status == "open"  # not open yet
     assert rows["manuscripts-reviewed/2025-12"].status == "open"  # last year's, not this progress's
     assert {r.status for o, r in rows.items() if not o.startswith("manuscripts-reviewed/")} == {"open"}
+
+
+def test_progress_adds_and_sets_to_zero_or_fractions_refuses_a_negative_total_and_keeps_each_year_apart(service):
+    target = Target(id="reports-filed", item=1, title="报送工作报告", source="全年报送不少于12次",
+                    comparator=Comparator.AT_LEAST, value=12, unit="次", owner="office")
+    with service.sessions.begin() as session:
+        record_progress(session, target, 2025, "=", 40, "去年", NOW, "cli:xu")
+        assert record_progress(session, target, 2026, "+", 0.5, "半次", NOW, "cli:li") == 0.5
+        assert record_progress(session, target, 2026, "=", 0, None, NOW, "cli:li") == 0
+        assert record_progress(session, target, 2026, "+", 5, None, NOW, "cli:li") == 5
+        with pytest.raises(ledger.LedgerError) as refused:
+            record_progress(session, target, 2026, "+", -6, None, NOW, "cli:li")
+        assert str(refused.value) == "累计不能为负数(当前 5,本次 +-6)"
+        assert totals(progress.progress_of(session, "reports-filed", 2026)) == (5, 3)
+        assert totals(progress.progress_of(session, "reports-filed", 2025)) == (40, 1)
+        rows = [(r.plan_year, r.total, r.note, r.recorded_by) for r in session.scalars(
+            select(ProgressRow).order_by(ProgressRow.id))]
+    assert rows == [(2025, 40, "去年", "cli:xu"), (2026, 0.5, "半次", "cli:li"), (2026, 0, None, "cli:li"),
+                    (2026, 5, None, "cli:li")]
+
+
+def test_the_expected_pace_is_nothing_before_the_year_and_the_whole_target_after_it():
+    target = Target(id="t", item=1, title="t", source="t", comparator=Comparator.AT_LEAST, value=365, unit="篇",
+                    owner="office")
+    assert progress.expected_by(target, 2026, date(2025, 12, 31)) == 0.0
+    assert progress.expected_by(target, 2026, date(2026, 1, 1)) == 0.0
+    assert progress.expected_by(target, 2026, date(2026, 4, 1)) == 90
+    assert progress.expected_by(target, 2026, date(2027, 2, 1)) == 365
+
+
+def test_daily_digests_go_out_on_every_working_day_of_the_year_from_its_first(tmp_path):
+    files = write_plan(tmp_path, PLAN_YAML.replace("calendar: {country: CN}",
+                                                   "calendar: {country: CN, extra_workdays: [2026-01-01]}"))
+    plan = load_schedule(files.schedules, files.roster).plans[0]
+    calendar = WorkdayCalendar(plan.calendar)
+    daily = digest.digest_days(plan, calendar, "daily")
+    assert daily[0] == ("2026-01-01", date(2026, 1, 1)) and daily[1] == ("2026-01-04", date(2026, 1, 4))
+    assert len(daily) == 249  # 2026's 248 working days and the added New Year's Day
+    weekly = digest.digest_days(plan, calendar, "weekly")
+    assert weekly[:2] == [("2026-W01", date(2026, 1, 1)), ("2026-W02", date(2026, 1, 5))]

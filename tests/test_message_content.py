@@ -112,3 +112,13 @@ def test_escalate_after_0d_tells_the_escalation_role_on_the_first_overdue_day_no
     march = escalations[date(2026, 3, 26)]
     assert march.person == "zhang-wei" and march.occurrences == {"monthly-report/2026-03"}
     assert "已逾期 1 天" in march.text
+
+
+def test_a_zero_day_lead_time_adds_nothing_to_the_due_day_message(tmp_path, smtp_server):
+    """`remind: [7d, 0d]`: the due-day reminder already says "today"; the duty is listed once."""
+    plan = PLAN_YAML.replace("    remind: [7d]\n", "    remind: [7d, 0d]\n", 1)
+    [message] = [m for m in day_of(plan, tmp_path, smtp_server, date(2026, 3, 20), date(2026, 3, 19))
+                 if m.person == "zhang-wei"]
+    assert message.occurrences == {"quarterly-meeting/2026-Q1"}
+    assert [o for o, _ in items_of(message.text)].count("quarterly-meeting/2026-Q1") == 1, message.text
+    assert "今天到期" in message.text
