@@ -82,7 +82,9 @@ def roster_of(count: int) -> str:
     for n in range(count - existing):
         name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n // len(SURNAMES)) % len(GIVEN)] + GIVEN[n % 7]
         roles = "[members, staff, youth]" if n % 10 == 0 else "[members, staff]"
-        lines.append(f"  - {{id: member-{n:03d}, name: {name}, email: member{n:03d}@example.gov.cn, roles: {roles}}}\n")
+        # All in 陈静's branch, so she stays the busiest person: a talk with each member a month.
+        lines.append(f"  - {{id: member-{n:03d}, name: {name}, email: member{n:03d}@example.gov.cn, "
+                     f"branch: branch-1, roles: {roles}}}\n")
     return text + "".join(lines)
 
 
