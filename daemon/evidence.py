@@ -127,15 +127,22 @@ def attach(session: Session, occurrence_id: str, checked: list[tuple[Upload, str
     return added
 
 
-def files_of(session: Session, occurrence_ids: list[str]) -> dict[str, list[EvidenceRow]]:
-    """The evidence of each occurrence, oldest first (bytes not loaded)."""
-    out: dict[str, list[EvidenceRow]] = {}
-    if not occurrence_ids:
-        return out
+# What a list of evidence shows (the bytes stay in the database), read as plain rows: a web
+# check-off reads its duty's files on the way out, and ORM objects cost a sixth of it.
+_LISTED = select(EvidenceRow.id, EvidenceRow.occurrence, EvidenceRow.sha256, EvidenceRow.filename,
+                 EvidenceRow.uploaded_by, EvidenceRow.uploaded_at).order_by(EvidenceRow.id)
+
+
+def files_of(session: Session, occurrence_ids: list[str]) -> dict[str, list]:
+    """The evidence of each occurrence, oldest first: rows with id, occurrence, sha256,
+    filename, uploaded_by and uploaded_at (bytes not loaded)."""
+    out: dict[str, list] = {}
+    if len(occurrence_ids) == 1:
+        found = list(session.execute(_LISTED.where(EvidenceRow.occurrence == occurrence_ids[0])))
+        return {occurrence_ids[0]: found} if found else out
     for start in range(0, len(occurrence_ids), 500):
         chunk = occurrence_ids[start:start + 500]
-        for row in session.scalars(select(EvidenceRow).where(EvidenceRow.occurrence.in_(chunk))
-                                   .order_by(EvidenceRow.id)):
+        for row in session.execute(_LISTED.where(EvidenceRow.occurrence.in_(chunk))):
             out.setdefault(row.occurrence, []).append(row)
     return out
 
