@@ -15,7 +15,6 @@ from the ledger as it is at send time, and one left with nothing to say is skipp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,16 +97,6 @@ def complete(session: Session, schedule: Schedule, occurrence_id: str, person_id
     return Outcome(changed, row, len(files))
 
 
-_AMOUNT = re.compile(r"^\s*([+=-]?)\s*(\d+(?:\.\d+)?)\s*$")
-
-
-def parse_amount(text: str) -> tuple[str, float]:
-    """'+12' / '12' adds, '=120' sets the total, '-3' takes back; the ledger keeps + and =."""
-    match = _AMOUNT.match(text or "")
-    if not match:
-        raise ActionRefused(400, f"'{text}' 不是进度数字;请写 12 或 +12(新增)、=120(累计改为)、-3(更正减去)。")
-    sign, value = match.group(1) or "+", float(match.group(2))
-    return ("+", -value) if sign == "-" else (sign, value)
 
 
 def target_of(schedule: Schedule, row: OccurrenceRow) -> Target:
@@ -125,12 +114,15 @@ def report_progress(session: Session, schedule: Schedule, occurrence_id: str, pe
     _acting(schedule, row, person_id)
     if row.kind != "report":
         raise ActionRefused(400, f"「{row.title}」不是进度报送事项。")
-    mode, value = parse_amount(amount)
+    parsed = progress.parse_amount(amount)
+    if parsed is None:
+        raise ActionRefused(400, f"'{amount}' 不是进度数字;请写 12 或 +12(新增)、=120(累计改为)、-3(更正减去)。")
+    mode, value = parsed
     target = target_of(schedule, row)
     note = (note or "").strip() or None
     # A per-person target's report is one person's (the row's only assignee): their own figure.
     whose = row.assignees[0] if target.per and row.assignees else None
-    today = now.astimezone(_zone(schedule)).date()
+    today = now.astimezone(schedule.zone).date()
     try:
         total = progress.record_progress(session, target, row.plan_year, mode, value, note, now, person_id,
                                          whose, today)
@@ -176,7 +168,7 @@ def nudge(session: Session, schedule: Schedule, occurrence_id: str, admin_id: st
         person = schedule.roster.person(person_id)
         if person is None or not person.email:
             continue
-        day = now.astimezone(_zone(schedule)).date().isoformat()
+        day = now.astimezone(schedule.zone).date().isoformat()
         enqueue(session, key=f"nudge:{row.id}:{person_id}:{day}:email", kind="nudge", person=person_id,
                 channel="email", send_at=now, content={"items": [{"occurrence": row.id, "stage": "nudge"}]},
                 now=now)
@@ -212,9 +204,3 @@ def approve_skip(session: Session, occurrence_id: str, admin_id: str, now: datet
         raise ActionRefused(409, f"「{row.title}」已不是未完成状态。")
     ledger.skip(session, row, now, admin_id, reason)
     return Outcome(True, row)
-
-
-def _zone(schedule: Schedule):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(schedule.plans[0].timezone if schedule.plans else defaults.TIMEZONE)

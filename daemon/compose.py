@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
@@ -64,7 +63,7 @@ class Composer:
         self.reply_to = reply_to or next((p.email for p in admins if p.email), None)
         self.digests = digests
         self.plans = {plan.year: plan for plan in schedule.plans}
-        self.timezone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else defaults.TIMEZONE)
+        self.timezone = schedule.zone
         self.names = {p.id: p.name for p in self.roster.people}
         # The opening notice of one duty goes to each of its assignees: one calendar for all.
         self._calendars: dict[str, Attachment] = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,7 +60,7 @@ def calendar_for(session: Session, schedule: Schedule, person_id: str, links: Li
                                                                    OccurrenceRow.status != "cancelled")
                                        .order_by(OccurrenceRow.due, OccurrenceRow.id))
             if person_id in r.assignees]
-    zone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else defaults.TIMEZONE)
+    zone = schedule.zone
     extras = {}
     for row in rows:
         done = None

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from daemon import defaults, golive
+from daemon import golive
 from daemon.digest import DigestSettings, plan_digests
 from daemon.outbox import apply_plan
 from daemon.plan.schedule import Schedule
@@ -57,7 +56,7 @@ def refresh(session: Session, schedule: Schedule, now: datetime,
     """Sync and re-plan in one transaction (the caller commits). ``go_live`` is the setting
     (PLANBELL_GO_LIVE); without it the day recorded at the first start holds."""
     serialize(session, "planbell-refresh")
-    zone = ZoneInfo(schedule.plans[0].timezone if schedule.plans else defaults.TIMEZONE)
+    zone = schedule.zone
     synced = sync(session, schedule, now, golive.resolve(session, go_live, now, zone))
     session.flush()
     planned = plan_messages(open_duties(session, schedule), schedule.roster, channels)

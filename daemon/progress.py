@@ -8,6 +8,7 @@ digests asks the database once, not once per person and target.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from daemon.plan.hints import half_width
 from daemon.plan.model import Cadence, Comparator, Plan, Roster, Target
 from daemon.store.tables import ProgressRow
 
@@ -73,6 +75,19 @@ def progress_of(session: Session, target: str, year: int, person: str | None = N
         else ProgressRow.person == person, ProgressRow.period.is_(None) if period is None
         else ProgressRow.period == period).order_by(ProgressRow.id))
     return _fold(rows).get((target, person, period), Progress())
+
+
+_AMOUNT = re.compile(r"^([+=-]?)(\d+(?:\.\d+)?)$")
+
+
+def parse_amount(text: str) -> tuple[str, float] | None:
+    """'+12' or '12' adds, '=120' sets the total, '-3' takes back (stored as +(-3)); full-width
+    digits and signs (a phone keyboard's) read as meant. None when it is not an amount."""
+    match = _AMOUNT.match(half_width((text or "").strip()).replace(" ", ""))
+    if not match:
+        return None
+    sign, value = match.group(1) or "+", float(match.group(2))
+    return ("+", -value) if sign == "-" else (sign, value)
 
 
 def record_progress(session: Session, target: Target, year: int, mode: str, amount: float,

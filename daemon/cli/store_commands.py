@@ -4,7 +4,6 @@ reopen are in checkoff_commands)."""
 from __future__ import annotations
 
 import getpass
-import re
 import sys
 import tempfile
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from daemon.cli.store import Store
 from daemon.cli.table import table
 from daemon.ledger import LedgerError
 from daemon.plan.errors import ScheduleInvalid
-from daemon.plan.hints import half_width, suggest
+from daemon.plan.hints import suggest
 from daemon.plan.model import Cadence
 from daemon.store.db import DatabaseUrlError, make_engine, upgrade
 from daemon.store.state import get_state
@@ -80,9 +79,6 @@ def event(app: App, obligation, on, title, by) -> None:
         click.echo(f"已登记:{row.title}({row.id}),截止 {cn_date(row.due)}。")
 
 
-_AMOUNT = re.compile(r"^([+=-]?)(\d+(?:\.\d+)?)$")
-
-
 # -3 is an amount, not an option: unknown "options" reach the arguments.
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("target_id", metavar="TARGET")
@@ -99,12 +95,12 @@ def progress(app: App, target_id, amount, year, note, by) -> None:
         planbell progress manuscripts-reviewed -3 --note "重复计数更正"
         planbell progress complaint-closure-rate =96.5
     """
-    match = _AMOUNT.match(half_width(amount.strip()))
-    if not match:
+    from daemon.progress import parse_amount
+
+    parsed = parse_amount(amount)
+    if parsed is None:
         raise click.BadParameter(f"'{amount}' 不是进度;请写 +12(新增)、-3(减去)或 =120(累计)", param_hint="(+N|-N|=N)")
-    mode, value = match.group(1) or "+", float(match.group(2))
-    if mode == "-":
-        mode, value = "+", -value
+    mode, value = parsed
     now = clock.now()
     store = Store(app, now)
     schedule = store.schedule

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from daemon import defaults
 from daemon.plan.errors import ErrorList, ScheduleError, ScheduleInvalid
 from daemon.plan.model import Plan, Roster
 
@@ -16,6 +18,11 @@ class Schedule:
     roster: Roster
     version: str  # a digest of the files' bytes: tells which edit is running
     warnings: tuple[ScheduleError, ...] = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone every rule of the schedule is read in: its first plan's, else the default."""
+        return ZoneInfo(self.plans[0].timezone if self.plans else defaults.TIMEZONE)
 
     def roles(self) -> dict[str, str]:
         out: dict[str, str] = {}

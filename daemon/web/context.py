@@ -4,14 +4,13 @@ test builds one on a SQLite file with a frozen clock)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon import clock as default_clock
-from daemon import defaults
 from daemon.links import Links
 from daemon.plan.schedule import Schedule
 
@@ -27,12 +26,10 @@ class Workbench:
     wake: Callable[[], None] = lambda: None
     health: object | None = None  # daemon.health.Health, for /healthz and /metrics
     secure_cookies: bool = False  # https public address: cookies only over https
-    extras: dict = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
-        plans = self.schedule().plans
-        return ZoneInfo(plans[0].timezone if plans else defaults.TIMEZONE)
+        return self.schedule().zone
 
     def today(self):
         return self.clock().astimezone(self.zone).date()

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from daemon import actions, digest, evidence, feeds, signin
+from daemon.compose import purposes
 from daemon.links import BadLink
 from daemon.store.tables import OccurrenceRow
 from daemon.web.auth import bench, client, csrf_for, csrf_ok, sign_in, sign_out, signed_in
@@ -88,16 +89,10 @@ async def me(request: Request) -> Response:
     links = wb.links
 
     def act(o) -> dict[str, str]:
-        return {p: links.action_url(viewer.id, o.id, p, o.due) for p in actions_for(o.kind)}
+        return {p: links.action_url(viewer.id, o.id, p, o.due) for p in purposes(o.kind)}
 
     return page(request, "me.html", person=viewer, act=act, csrf=csrf_for(request, f"me:{viewer.id}"),
                 is_admin=actions.is_admin(wb.schedule(), viewer.id), **view)
-
-
-def actions_for(kind: str) -> tuple[str, ...]:
-    from daemon.compose import purposes
-
-    return purposes(kind)
 
 
 async def login_form(request: Request) -> HTMLResponse:
