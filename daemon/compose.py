@@ -152,8 +152,7 @@ class Composer:
             occurrences = self._fetched
         else:
             occurrences = {o.id: o for o in session.execute(_OCCURRENCES, {"ids": ids})}
-        names = self.names
-        people = {p.id: p for p in self.roster.people}
+        names, person = self.names, self.roster.person
         out = []
         for item in wanted:
             o = occurrences.get(item["occurrence"])
@@ -172,7 +171,7 @@ class Composer:
                 "lead_name": names.get(o.lead, o.lead) if o.lead else None,
                 "colleague_names": [names.get(a, a) for a in o.assignees if a not in (row.person, o.lead)],
                 # Who to call about it: an escalation names them with their contacts.
-                "contacts": [people[a] for a in sorted(o.assignees, key=lambda a: a != o.lead) if a in people],
+                "contacts": [p for a in sorted(o.assignees, key=lambda a: a != o.lead) if (p := person(a))],
                 "subject_name": names.get(o.subject, o.subject) if o.subject else None,
                 "links": act(o),
             })
@@ -198,8 +197,7 @@ class Composer:
             raise NothingToSay(f"no plan for {spec['year']} is loaded")
         context.update(plan=plan, label=spec["label"])
         if spec["scope"] == "overview":
-            whole = digest.year_ledger(session, plan, self.roster, today)  # admins only: a few a week
-            context.update(digest.overview(session, whole, plan, self.roster, today, now - timedelta(days=7)))
+            context.update(digest.overview(session, plan, self.roster, today, now - timedelta(days=7)))
             return "overview"
         if plan.year not in self._ledger:
             self._ledger[plan.year] = (

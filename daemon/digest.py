@@ -7,12 +7,13 @@ time, so a digest shows the ledger as it is that morning.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from daemon import defaults
@@ -157,50 +158,73 @@ def _counts(key: dict) -> dict:
     return {**key, "done": 0, "open": 0, "overdue": 0, "skipped": 0, "due_so_far": 0, "prelive": 0}
 
 
-def _count(counts: dict, row: OccurrenceRow, today: date) -> None:
-    if row.status == "prelive":  # due before go-live: never owed, counted apart
-        counts["prelive"] += 1
+def _count(counts: dict, status: str, past_due: bool, n: int) -> None:
+    """Add ``n`` occurrences of ``status``, due before today or not, to ``counts``."""
+    if status == "prelive":  # due before go-live: never owed, counted apart
+        counts["prelive"] += n
         return
-    if row.status == "done":
-        counts["done"] += 1
-    elif row.status == "skipped":
-        counts["skipped"] += 1
-    elif row.status == "open":
-        counts["open"] += 1
-        counts["overdue"] += row.due < today
-    if row.status != "cancelled" and row.due < today:
-        counts["due_so_far"] += 1
+    if status == "done":
+        counts["done"] += n
+    elif status == "skipped":
+        counts["skipped"] += n
+    elif status == "open":
+        counts["open"] += n
+        counts["overdue"] += n if past_due else 0
+    if status != "cancelled" and past_due:
+        counts["due_so_far"] += n
 
 
-def by_branch(ledger: YearLedger, roster: Roster, today: date) -> list[dict]:
+# (item, branch, status, due before today, how many): what the overview and the branch table count.
+Tally = tuple[int, "str | None", str, bool, int]
+
+
+def year_tallies(session: Session, year: int, today: date) -> list[Tally]:
+    """The year's occurrences counted by item, branch, status and whether they are past due,
+    in the database: an overview reads a few hundred counts, not the office's whole year."""
+    table = OccurrenceRow.__table__
+    past_due = (table.c.due < today).label("past_due")
+    query = (select(table.c.item, table.c.branch, table.c.status, past_due, func.count())
+             .where(table.c.plan_year == year)
+             .group_by(table.c.item, table.c.branch, table.c.status, literal_column("past_due")))
+    return [(item, branch, status, bool(past), n) for item, branch, status, past, n in session.execute(query)]
+
+
+def tallies_of(rows: Iterable, today: date) -> list[Tally]:
+    """``year_tallies`` of rows already read (the admin console has the year's rows)."""
+    counted = Counter((r.item, r.branch, r.status, r.due < today) for r in rows)
+    return [(*key, n) for key, n in counted.items()]
+
+
+def by_branch(tallies: list[Tally], roster: Roster) -> list[dict]:
     """The year's status per 支部 (in the roster's order), then the office's own duties; empty
     for a roster of one branch, where it would only repeat the total."""
     if not roster.branched:
         return []
     groups = {b: _counts({"branch": b, "name": name}) for b, name in roster.branches.items()}
     office = _counts({"branch": None, "name": "机关(不分支部)"})
-    for row in ledger.rows:
-        _count(groups.get(row.branch, office), row, today)
+    for _item, branch, status, past_due, n in tallies:
+        _count(groups.get(branch, office), status, past_due, n)
     return [*groups.values(), office]
 
 
-def overview(session: Session, ledger: YearLedger, plan: Plan, roster: Roster, today: date,
-             since: datetime) -> dict:
-    """The whole plan's status by item and by branch, and deliveries that failed since ``since``."""
+def overview(session: Session, plan: Plan, roster: Roster, today: date, since: datetime) -> dict:
+    """The whole plan's status by item and by branch, the targets' paces, and deliveries that
+    failed since ``since``."""
+    tallies = year_tallies(session, plan.year, today)
     by_item: dict[int, dict] = {}
-    for row in ledger.rows:
-        counts = by_item.get(row.item)
+    for item, _branch, status, past_due, n in tallies:
+        counts = by_item.get(item)
         if counts is None:
-            counts = by_item[row.item] = _counts({"item": row.item, "title": plan.items.get(row.item, "")})
-        _count(counts, row, today)
+            counts = by_item[item] = _counts({"item": item, "title": plan.items.get(item, "")})
+        _count(counts, status, past_due, n)
     # Failed since `since` by the time of the attempt that gave up (rows are planned months ahead).
     given_up = select(DeliveryRow.message_id).where(DeliveryRow.outcome == "failed", DeliveryRow.started_at >= since)
     failed = list(session.scalars(select(MessageRow).where(MessageRow.status == "failed", MessageRow.id.in_(given_up))
                                   .order_by(MessageRow.id)))
     items = [by_item[k] for k in sorted(by_item)]
-    return {"items": items, "branches": by_branch(ledger, roster, today), "failed": failed,
-            "targets": ledger.paces.for_reader(None), "overdue_total": sum(i["overdue"] for i in items),
-            "empty": False}
+    return {"items": items, "branches": by_branch(tallies, roster), "failed": failed,
+            "targets": paces_for(session, plan, roster, today).for_reader(None),
+            "overdue_total": sum(i["overdue"] for i in items), "empty": False}
 
 
 def link_checkoffs(session: Session, since: datetime) -> list[AuditRow]:

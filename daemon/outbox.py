@@ -11,9 +11,10 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String, bindparam, cast, func, or_, select, update
+from sqlalchemy import String, bindparam, case, cast, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
+from daemon.store.db import insert_many
 from daemon.store.tables import MessageRow
 
 if TYPE_CHECKING:  # planning (and its holiday calendar) is not needed to read the outbox
@@ -28,15 +29,7 @@ WITHDRAW_TEXT_FILTER_UP_TO = 20
 
 def insert_ignore(session: Session, rows: list[dict]) -> None:
     """INSERT … ON CONFLICT (key) DO NOTHING: two planners never double a message."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # One statement, many parameter sets: SQLAlchemy batches them (insertmanyvalues) without
-    # compiling a new multi-row VALUES statement per chunk, which cost more than the inserting.
-    session.execute(insert(MessageRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+    insert_many(session, MessageRow.__table__, rows, ignore_conflict_on="key")
 
 
 def enqueue(session: Session, *, key: str, kind: str, person: str, channel: str, send_at: datetime,
@@ -62,8 +55,10 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
     # Only rows that may still change are read, as plain rows (a large office has hundreds of
     # thousands planned); of the history (sent, failed, expired) the keys are enough to know
     # not to plan them again. Changes go back in one executemany each.
+    # A digest's content (scope, label, year) is spelled out in its key: its JSON is not read.
+    content_read = case((table.c.kind == "digest", null()), else_=table.c.content).label("content")
     existing = {row.key: row for row in session.execute(
-        select(table.c.id, table.c.key, table.c.content, table.c.send_at, table.c.status, table.c.attempts)
+        select(table.c.id, table.c.key, table.c.kind, content_read, table.c.send_at, table.c.status, table.c.attempts)
         .where(planned_kind, changeable))}
     history = set(session.scalars(select(table.c.key).where(planned_kind, ~changeable)))
     new, changed, retimed = [], [], []
@@ -86,7 +81,8 @@ def apply_plan(session: Session, planned: dict[str, PlannedMessage], now: dateti
             if message.send_at < not_before and _unrouted(key) not in rerouted:
                 continue
             new.append(_row(key, message.kind, message.person, message.channel, message.send_at, content, now))
-        elif row.content != content or row.send_at != message.send_at or row.status == "cancelled":
+        elif ((row.kind != "digest" and row.content != content) or row.send_at != message.send_at
+              or row.status == "cancelled"):
             values = {"_id": row.id, "_content": content, "_send_at": message.send_at}
             # A row never tried waits for its new time; one being retried keeps its back-off.
             (retimed if row.attempts == 0 else changed).append(values)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from importlib.metadata import version
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon import golive
@@ -15,7 +18,8 @@ from daemon.plan.schedule import Schedule
 from daemon.plan.workdays import WorkdayCalendar
 from daemon.reminders import OpenDuty, Timing, plan_messages
 from daemon.store.db import serialize
-from daemon.store.tables import OccurrenceRow
+from daemon.store.state import set_state
+from daemon.store.tables import AuditRow, OccurrenceRow, StateRow
 from daemon.sync import SyncResult, sync
 
 
@@ -23,6 +27,36 @@ from daemon.sync import SyncResult, sync
 class RefreshResult:
     sync: SyncResult
     messages: dict[str, int]
+    unchanged: bool = False  # nothing it reads had changed since the last refresh: nothing done
+
+
+# What a refresh computes from: the schedule's files, the settings it is given, the ledger (every
+# check-off, skip, reopen, progress entry and event writes an audit row) and the planning code
+# itself. The same fingerprint as the last refresh's means the same occurrences and the same
+# planned messages: a restart of a large office then costs milliseconds, not half a minute.
+REFRESHED_KEY = "refreshed_from"
+_PLANNING_MODULES = ("sync.py", "reminders.py", "digest.py", "outbox.py", "pipeline.py", "golive.py", "plan")
+
+
+def _planning_code() -> str:
+    root = Path(__file__).resolve().parent
+    files = sorted(p for name in _PLANNING_MODULES for p in ((root / name).rglob("*.py") if (root / name).is_dir()
+                                                              else [root / name]))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    digest.update(version("holidays").encode())  # China's public holidays and 调休 come from it
+    return digest.hexdigest()[:16]
+
+
+PLANNING_CODE = _planning_code()
+
+
+def fingerprint(session: Session, schedule: Schedule, digests: DigestSettings | None, channels: tuple[str, ...],
+                go_live: date) -> str:
+    last_action = session.scalar(select(func.max(AuditRow.id)))
+    facts = (PLANNING_CODE, schedule.version, repr(digests), sorted(channels), go_live.isoformat(), last_action)
+    return hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
 
 
 def timings(schedule: Schedule) -> dict[int, Timing]:
@@ -56,12 +90,18 @@ def refresh(session: Session, schedule: Schedule, now: datetime,
     """Sync and re-plan in one transaction (the caller commits). ``go_live`` is the setting
     (PLANBELL_GO_LIVE); without it the day recorded at the first start holds."""
     serialize(session, "planbell-refresh")
-    zone = schedule.zone
-    synced = sync(session, schedule, now, golive.resolve(session, go_live, now, zone))
+    live = golive.resolve(session, go_live, now, schedule.zone)
+    before = fingerprint(session, schedule, digests, channels, live)
+    if session.scalar(select(StateRow.value).where(StateRow.key == REFRESHED_KEY)) == before:
+        return RefreshResult(SyncResult(), {"added": 0, "updated": 0, "cancelled": 0}, unchanged=True)
+    synced = sync(session, schedule, now, live)
     session.flush()
     planned = plan_messages(open_duties(session, schedule), schedule.roster, channels)
     if digests is not None:
         by_year = timings(schedule)
         calendars = [(plan, by_year[plan.year].calendar) for plan in schedule.plans]
         planned |= plan_digests(calendars, schedule.roster, digests)
-    return RefreshResult(synced, apply_plan(session, planned, now))
+    result = RefreshResult(synced, apply_plan(session, planned, now))
+    session.flush()
+    set_state(session, REFRESHED_KEY, fingerprint(session, schedule, digests, channels, live), now)
+    return result

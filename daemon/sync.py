@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from daemon.golive import OPEN, UNDECIDED, status_for
 from daemon.plan.expand import Occurrence, expand
 from daemon.plan.model import Cadence, Event
 from daemon.plan.schedule import Schedule
+from daemon.store.db import insert_many
 from daemon.store.tables import EventRow, OccurrenceRow
 
 
@@ -110,9 +111,8 @@ def sync(session: Session, schedule: Schedule, now: datetime, go_live: date) -> 
             changes.setdefault(occurrence_id, {}).update(status="cancelled", updated_at=now)
             result.cancelled += 1
     _write(session, changes)
-    if new:
-        session.execute(insert(OccurrenceRow), new)
-        result.added = len(new)
+    insert_many(session, table, new)
+    result.added = len(new)
     if changes:
         session.expire_all()
     return result

@@ -54,7 +54,7 @@ def test_the_overview_counts_each_items_occurrences_and_lists_what_was_given_up_
     plan = replace(service.schedule.plans[0], items={1: "按月报送"})  # the others untitled
     with service.sessions() as session:
         roster = service.schedule.roster
-        result = digest.overview(session, digest.year_ledger(session, plan, roster, TODAY), plan, roster, TODAY, SINCE)
+        result = digest.overview(session, plan, roster, TODAY, SINCE)
     service.engine.dispose()
 
     def counts(done=0, opened=0, overdue=0, skipped=0, due_so_far=0):

@@ -191,16 +191,21 @@ class Roster:
     # Lookups by id and by role, built once: a roster of 3,000 is asked these per message.
     _by_id: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_role: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_role_in_branch: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for person in self.people:
             self._by_id.setdefault(person.id, person)
             for role in person.roles:
                 self._by_role.setdefault(role, []).append(person)
+                self._by_role_in_branch.setdefault((role, person.branch), []).append(person)
 
     def with_role(self, role_id: str, branch: str | None = None) -> tuple[Person, ...]:
-        holders = self._by_role.get(role_id, ())
-        return tuple(p for p in holders if branch is None or p.branch == branch)
+        """The holders of a role, in the roster's order; of one branch's people if ``branch``
+        (indexed: a sync asks this of every branch for every branch-scoped duty)."""
+        if branch is None:
+            return tuple(self._by_role.get(role_id, ()))
+        return tuple(self._by_role_in_branch.get((role_id, branch), ()))
 
     def person(self, person_id: str) -> Person | None:
         return self._by_id.get(person_id)

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +67,50 @@ def serialize(session: Session, name: str) -> None:
     writer at a time already)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
+def insert_many(session: Session, table: Table, rows: list[dict], *, ignore_conflict_on: str | None = None) -> None:
+    """INSERT ``rows`` (dicts with the same keys) in the session's transaction, optionally ON
+    CONFLICT (``ignore_conflict_on``) DO NOTHING.
+
+    On SQLite the values are converted by their columns' own bind processors (the same
+    stored form as any other write) and handed to the driver's executemany in one call:
+    SQLAlchemy's own executemany path, which converts and batches in Python, cost five times
+    as much for a large office's year (350,000 messages). PostgreSQL keeps SQLAlchemy's
+    multi-row VALUES batches, which are already one round trip per thousand rows."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    defaulted = any(c.default is not None and c.name not in names for c in table.c)
+    if dialect.name != "sqlite" or defaulted:  # (a column's Python default is SQLAlchemy's to apply)
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(table)
+        if ignore_conflict_on:
+            statement = statement.on_conflict_do_nothing(index_elements=[ignore_conflict_on])
+        session.execute(statement, rows)
+        return
+    quote = dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+           f"VALUES ({', '.join('?' for _ in names)})")
+    if ignore_conflict_on:
+        sql += f" ON CONFLICT ({quote(ignore_conflict_on)}) DO NOTHING"
+    columns = [[row[n] for row in rows] for n in names]
+    for values, name in zip(columns, names):
+        convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is None:
+            continue
+        if any(isinstance(v, (dict, list)) for v in values[:1]):  # JSON: each row's own
+            values[:] = map(convert, values)
+            continue
+        # Times and dates repeat across rows (a Monday's digests share one send_at; every
+        # row one created_at): each distinct value is converted once.
+        converted: dict = {}
+        values[:] = [converted[v] if v in converted else converted.setdefault(v, convert(v)) for v in values]
+    session.connection().exec_driver_sql(sql, list(zip(*columns)))
 
 
 def alembic_config(engine: Engine):

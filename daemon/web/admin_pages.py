@@ -99,7 +99,7 @@ def _console(session, schedule, year: int, today, zone) -> dict:
     late = year_grid.overdue(rows, today)
     finished = year_grid.recently_finished(rows, RECENT_SHOWN)
     paces = ledger.paces.for_reader(None) if ledger else []
-    branches = digest.by_branch(ledger, schedule.roster, today) if ledger else []
+    branches = digest.by_branch(digest.tallies_of(rows, today), schedule.roster) if ledger else []
     return {
         "plan": plan, "grid": year_grid.build_grid(rows, plan.items if plan else {}, year, today, zone),
         "overdue": late[:OVERDUE_SHOWN], "overdue_total": len(late), "finished": finished,
