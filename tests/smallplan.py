@@ -171,7 +171,7 @@ def write_plan(directory: Path, plan_yaml: str = PLAN_YAML) -> PlanFiles:
 def settings_for(files: PlanFiles, smtp_port: int, **overrides) -> Settings:
     return load_settings(
         schedules=files.schedules, roster=files.roster,
-        database_url=f"sqlite:///{files.database}",
+        database_url=overrides.pop("database_url", f"sqlite:///{files.database}"),
         digest="off",  # digests have their own tests; here every message is a reminder
         smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_security="none",
         mail_from=MAIL_FROM, maildir=files.schedules.parent / "maildir",
