@@ -38,6 +38,22 @@ def build_calendar(
     extras: dict[str, Extra] | None = None, refresh: timedelta | None = None,
 ) -> bytes:
     """One VEVENT per occurrence: an all-day event on its due date, alarms at the lead times."""
+    entries = list(entries)
+    years = [o.due.year for _, o in entries] or [now.year]
+    frame = _frame(name, timezone, refresh, min(years), max(years))
+    events = [_event(occurrence, plan, roster, now, (extras or {}).get(occurrence.id)).to_ical()
+              for plan, occurrence in entries]
+    return frame[:-len(_END)] + b"".join(events) + _END
+
+
+_END = b"END:VCALENDAR\r\n"
+
+
+@lru_cache(maxsize=64)
+def _frame(name: str, timezone: str, refresh: timedelta | None, first_year: int, last_year: int) -> bytes:
+    """The calendar around the events, serialized once: its properties and its time zone cost
+    as much to write out as a few events, and every opening notice attaches a calendar. The
+    events go in before its END line, where icalendar puts its subcomponents' lines."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -51,12 +67,8 @@ def build_calendar(
         # RFC 7986's REFRESH-INTERVAL, and the older X-PUBLISHED-TTL that Outlook reads.
         cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
         cal.add("x-published-ttl", icalendar.vDuration(refresh))
-    entries = list(entries)
-    years = [o.due.year for _, o in entries] or [now.year]
     # Only the years shown: the zone's whole history since 1970 only bloats the file.
-    cal.add_component(_vtimezone(timezone, min(years), max(years)))
-    for plan, occurrence in entries:
-        cal.add_component(_event(occurrence, plan, roster, now, (extras or {}).get(occurrence.id)))
+    cal.add_component(_vtimezone(timezone, first_year, last_year))
     return cal.to_ical()
 
 

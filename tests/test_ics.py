@@ -295,3 +295,11 @@ def test_hostile_text_round_trips_exactly(hostile_plan, tmp_path):
         assert event.categories == (ROLE_NAME,), name
         assert event.dtstart == date(2026, 3, 18), name
         assert event.triggers == (timedelta(days=-7, hours=9), timedelta(days=-1, hours=9)), name
+
+
+def test_the_calendar_is_written_as_icalendar_writes_it_whole(year_ics):
+    """The frame (properties and time zone) is serialized once and the events go in before its
+    END line: the bytes must be those icalendar writes for the whole calendar at once."""
+    whole = icalendar.Calendar.from_ical(year_ics)
+    assert whole.to_ical() == year_ics
+    assert [c.name for c in whole.subcomponents][:2] == ["VTIMEZONE", "VEVENT"]
