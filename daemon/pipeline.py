@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from importlib.metadata import version
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import func, select

@@ -99,7 +99,7 @@ def insert_many(session: Session, table: Table, rows: list[dict], *, ignore_conf
     if ignore_conflict_on:
         sql += f" ON CONFLICT ({quote(ignore_conflict_on)}) DO NOTHING"
     columns = [[row[n] for row in rows] for n in names]
-    for values, name in zip(columns, names):
+    for values, name in zip(columns, names, strict=True):
         convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if convert is None:
             continue
@@ -110,7 +110,7 @@ def insert_many(session: Session, table: Table, rows: list[dict], *, ignore_conf
         # row one created_at): each distinct value is converted once.
         converted: dict = {}
         values[:] = [converted[v] if v in converted else converted.setdefault(v, convert(v)) for v in values]
-    session.connection().exec_driver_sql(sql, list(zip(*columns)))
+    session.connection().exec_driver_sql(sql, list(zip(*columns, strict=True)))
 
 
 def alembic_config(engine: Engine):
