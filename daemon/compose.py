@@ -16,6 +16,7 @@ from daemon import defaults, digest
 from daemon.digest import DigestSettings
 from daemon.ics import occurrence_calendar
 from daemon.links import Links
+from daemon.plan.model import owner_words
 from daemon.plan.schedule import Schedule
 from daemon.render import render
 from daemon.store.tables import MessageRow, OccurrenceRow
@@ -164,7 +165,7 @@ class Composer:
                 "stage": item["stage"],
                 "days_left": (o.due - today).days,
                 "item_title": plan.items.get(o.item, "") if plan else "",
-                "owner_name": plan.role_name(o.owner) if plan else o.owner,
+                "owner_name": owner_words(plan, self.roster, o),
                 "assignee_names": [names.get(a, a) for a in o.assignees],
                 # Who leads it (牵头), and the others on it as the reader sees them (参与): by
                 # id, so a namesake stays.
@@ -195,7 +196,7 @@ class Composer:
         plan = self.plans.get(spec["year"])
         if plan is None:
             raise NothingToSay(f"no plan for {spec['year']} is loaded")
-        context.update(plan=plan, label=spec["label"])
+        context.update(plan=plan, label=spec["label"], owner_of=lambda o: owner_words(plan, self.roster, o))
         if spec["scope"] == "overview":
             context.update(digest.overview(session, plan, self.roster, today, now - timedelta(days=7)))
             return "overview"

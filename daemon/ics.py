@@ -11,7 +11,7 @@ from functools import lru_cache
 import icalendar
 
 from daemon.plan.expand import Occurrence
-from daemon.plan.model import Plan, Roster
+from daemon.plan.model import Plan, Roster, owner_words
 from daemon.render import render
 
 PRODID = "-//planbell//planbell 0.1//ZH-CN"
@@ -134,6 +134,6 @@ def _summary(o: Occurrence, roster: Roster) -> str:
 def _description(o: Occurrence, plan: Plan, roster: Roster, extra: Extra | None = None) -> str:
     return render(
         "ics/description.txt", o=o, item_title=plan.items.get(o.item, ""),
-        owner=plan.role_name(o.owner), assignees="、".join(_name(roster, a) for a in o.assignees),
+        owner=owner_words(plan, roster, o), assignees="、".join(_name(roster, a) for a in o.assignees),
         done=extra.done if extra else None, url=extra.url if extra else None,
     )

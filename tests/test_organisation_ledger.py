@@ -155,6 +155,16 @@ def test_a_simulated_month_brings_a_secretary_one_message_listing_their_talks(of
     for member in ("张书记", "李分管", "党员一甲", "党员一乙"):
         assert member in text
     assert "党员二甲" not in text and "刘分管" not in text
+    # Whose duty it is, by branch: the talks are 第一支部's, a 分管领导's own 调度 is no branch's.
+    assert "第一支部 支部书记" in text
+    html = opening[0].get_body(("html",)).get_content()
+    assert "第一支部 支部书记" in html
+    dispatch = [m.get_body(("plain",)).get_content() for m in mails if m["To"].addresses[0].username == "lead-b"]
+    assert any("分管领导工作调度" in t for t in dispatch)
+    assert not any("支部 分管领导" in t for t in dispatch)
+    digests = [m.get_body(("plain",)).get_content() for m in mails
+               if m["To"].addresses[0].username == "sec-2" and "X-Planbell-Kind" in m and m["X-Planbell-Kind"] == "digest"]
+    assert any("第二支部 支部书记" in t for t in digests)
 
 
 def test_migration_0004_keeps_recorded_events_and_allows_several_a_day(tmp_path):

@@ -232,3 +232,16 @@ class Event:
     on: date
     title: str | None = None  # what happened (《2026年政府工作报告》起草), several a day apart
     seq: int = 1  # the happening's number on its date
+
+
+def owner_words(plan: Plan | None, roster: Roster, occurrence) -> str:
+    """Who owes a duty, as a reader says it: the role, and for a branch's own duty in an office
+    of several 支部 which branch's (第一支部 支部书记): an escalation or a digest that lists the
+    duties of many branches tells them apart."""
+    role = plan.role_name(occurrence.owner) if plan else occurrence.owner
+    branch = getattr(occurrence, "branch", None)
+    # Only a role held inside branches: a 分管领导's own 调度 belongs to their branch too, but
+    # is not that branch's duty.
+    if branch and roster.branched and plan and occurrence.owner in plan.branch_roles:
+        return f"{roster.branch_name(branch)} {role}"
+    return role

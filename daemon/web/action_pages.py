@@ -76,7 +76,7 @@ def _state(session, schedule, claim: ActionClaim) -> dict:
     state = {
         "row": row, "files": files, "names": names,
         "item_title": plan.items.get(row.item, "") if plan else "",
-        "owner_name": plan.role_name(row.owner) if plan else row.owner,
+        "owner_name": owner_words(plan, schedule.roster, row),
         "assignee_names": [names.get(a, a) for a in row.assignees],
         "may_act": actions.may_act(schedule, row, claim.person),
     }
