@@ -98,7 +98,8 @@ def record_event(session: Session, obligation: str, on: date, now: datetime, act
         return False
     seq = max((row.seq for row in same_day), default=0) + 1
     session.add(EventRow(obligation=obligation, on=on, seq=seq, title=title, created_at=now, created_by=actor))
-    numbered = {"seq": seq, "title": title} if title or seq > 1 else {}
+    # Only a titled event can be the second of its day (an untitled one is "any event that day").
+    numbered = {"seq": seq, "title": title} if title else {}
     audit(session, now, actor, "event", obligation, on=on.isoformat(), **numbered)
     return True
 

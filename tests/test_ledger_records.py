@@ -169,3 +169,43 @@ def test_daily_digests_go_out_on_every_working_day_of_the_year_from_its_first(tm
     assert len(daily) == 249  # 2026's 248 working days and the added New Year's Day
     weekly = digest.digest_days(plan, calendar, "weekly")
     assert weekly[:2] == [("2026-W01", date(2026, 1, 1)), ("2026-W02", date(2026, 1, 5))]
+
+
+def test_titled_events_of_a_day_are_numbered_per_obligation_and_date_and_audited_so(service):
+    first, second = date(2026, 3, 20), date(2026, 3, 21)
+    with service.sessions.begin() as session:
+        for obligation, day, title in [("drafting-start", first, "甲稿"), ("drafting-start", first, "乙稿"),
+                                       ("inspection-start", first, "乙稿"), ("drafting-start", second, "乙稿"),
+                                       ("drafting-start", second, "甲稿"), ("inspection-start", second, None)]:
+            assert ledger.record_event(session, obligation, day, NOW, "cli:xu", title)
+        assert not ledger.record_event(session, "drafting-start", first, NOW, "cli:li", "乙稿")  # the same again
+        numbers = {(o, d, t): ledger.event_number(session, o, d, t) for o, d, t in [
+            ("drafting-start", first, "甲稿"), ("drafting-start", first, "乙稿"), ("inspection-start", first, "乙稿"),
+            ("drafting-start", second, "乙稿"), ("drafting-start", second, "甲稿")]}
+    assert numbers == {("drafting-start", first, "甲稿"): 1, ("drafting-start", first, "乙稿"): 2,
+                       ("inspection-start", first, "乙稿"): 1, ("drafting-start", second, "乙稿"): 1,
+                       ("drafting-start", second, "甲稿"): 2}
+    assert [t[2:] for t in audit_trail(service)] == [
+        ("event", "drafting-start", {"on": "2026-03-20", "seq": 1, "title": "甲稿"}),
+        ("event", "drafting-start", {"on": "2026-03-20", "seq": 2, "title": "乙稿"}),
+        ("event", "inspection-start", {"on": "2026-03-20", "seq": 1, "title": "乙稿"}),
+        ("event", "drafting-start", {"on": "2026-03-21", "seq": 1, "title": "乙稿"}),
+        ("event", "drafting-start", {"on": "2026-03-21", "seq": 2, "title": "甲稿"}),
+        ("event", "inspection-start", {"on": "2026-03-21"}),  # untitled: the day's only one
+    ]
+
+
+def test_a_duty_due_before_go_live_has_nothing_to_undo(service):
+    with service.sessions.begin() as session:
+        row = ledger.occurrence(session, "monthly-report/2026-01")
+        row.status = "prelive"  # as an office that went live in February has it
+        assert not ledger.reopen(session, row, NOW, "cli:xu")
+        assert row.status == "prelive"
+    assert audit_trail(service) == []
+
+
+def test_matching_before_a_day_leaves_out_what_falls_due_that_day(service):
+    with service.sessions() as session:
+        due = ledger.occurrence(session, "monthly-report/2026-03").due
+        found = [r.id for r in ledger.matching(session, ["monthly-report/*"], before=due)]
+    assert found == ["monthly-report/2026-01", "monthly-report/2026-02"]
