@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from daemon import actions, defaults, evidence, ledger, progress
 from daemon.links import ActionClaim, BadLink
-from daemon.plan.model import Person
+from daemon.plan.model import Person, owner_words
 from daemon.web.auth import bench, client, csrf_for, csrf_ok, sign_in, signed_in
 from daemon.web.respond import in_transaction, page, problem, reading
 
