@@ -245,7 +245,7 @@ def test_escalation_names_the_days_late_and_who_is_to_do_it(office):
             assert o.source in part and link("zhang-wei", o) in part
     for part in (mail.text, unbroken(mail.html)):
         assert part.count("已逾期 5 天") == 4 and part.count(cn_date(date(2026, 3, 25))) == 4
-    assert "责任:支部书记;承办人:陈静" in mail.text
+    assert "责任:机关第一党支部 支部书记;承办人:陈静" in mail.text  # whose branch the talk is
     assert "联系:陈静(牵头) chenjing@example.gov.cn 电话 13800000005" in mail.text
     assert "(对象:李娜)" in mail.text
     assert f"责任:室党组;承办人:{QUOTED_NAME}、李娜、刘洋、王强" in mail.text
