@@ -35,7 +35,7 @@ class RefreshResult:
 # itself. The same fingerprint as the last refresh's means the same occurrences and the same
 # planned messages: a restart of a large office then costs milliseconds, not half a minute.
 REFRESHED_KEY = "refreshed_from"
-_PLANNING_MODULES = ("sync.py", "reminders.py", "digest.py", "outbox.py", "pipeline.py", "golive.py", "plan")
+_PLANNING_MODULES = ("sync.py", "reminders.py", "digest.py", "outbox.py", "pipeline.py", "golive.py", "defaults.py", "plan")
 
 
 def _planning_code() -> str:

@@ -11,7 +11,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import delete, select, text
 
-from daemon import digest, ledger
+from daemon import digest, ledger, pipeline
 from daemon.digest import DigestSettings
 from daemon.outbox import insert_ignore
 from daemon.pipeline import REFRESHED_KEY, refresh
@@ -58,6 +58,11 @@ def _record_event(service, now):
         ledger.record_event(session, "monthly-report", DAY, now, "cli:test")
 
 
+def _upgrade_planbell(service, now):
+    # What a new release whose planning differs brings: another hash of the planning code.
+    pipeline.PLANNING_CODE = "another release"
+
+
 def _edit_schedule(service, now):
     service.watch.schedules.joinpath("plan-2026.yaml").write_text(
         PLAN_YAML.replace("due: {day: 25}", "due: {day: 24}"), encoding="utf-8")
@@ -68,6 +73,7 @@ CHANGES = {
     "a check-off": (_check_off, {}),
     "an event recorded": (_record_event, {}),
     "a schedule edit": (_edit_schedule, {}),
+    "an upgrade of the planning code": (_upgrade_planbell, {}),
     "another go-live day": (None, {"go_live": date(2026, 3, 10)}),
     "digests turned on": (None, {"digests": DigestSettings("weekly", time(8))}),
     "another channel": (None, {"channels": ("email", "wecom")}),
@@ -75,7 +81,8 @@ CHANGES = {
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
-def test_any_change_since_the_last_refresh_makes_the_next_one_plan_again(tmp_path, change):
+def test_any_change_since_the_last_refresh_makes_the_next_one_plan_again(tmp_path, change, monkeypatch):
+    monkeypatch.setattr(pipeline, "PLANNING_CODE", pipeline.PLANNING_CODE)  # restored after the test
     files = write_plan(tmp_path)
     act, arguments = CHANGES[change]
     noon = at(DAY, time(12))
