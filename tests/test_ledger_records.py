@@ -6,7 +6,7 @@ The ledger functions on a SQLite file synced from the small plan (tests/smallpla
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -209,3 +209,33 @@ def test_matching_before_a_day_leaves_out_what_falls_due_that_day(service):
         due = ledger.occurrence(session, "monthly-report/2026-03").due
         found = [r.id for r in ledger.matching(session, ["monthly-report/*"], before=due)]
     assert found == ["monthly-report/2026-01", "monthly-report/2026-02"]
+
+
+def test_matching_reads_patterns_with_several_wildcards_and_sorts_by_due_then_id(service):
+    with service.sessions.begin() as session:
+        # A tie on the due date between a row written first and one with a smaller id written later.
+        ledger.occurrence(session, "heart-talks/2026-H1/li-na").due = date(2026, 3, 25)
+    with service.sessions() as session:
+        early = [r.id for r in ledger.matching(session, ["mon*-report/2026-0[12]*"])]
+        march = [r.id for r in ledger.matching(session, ["monthly-report/2026-03", "quarterly-meeting/2026-Q1",
+                                                         "heart-talks/2026-H1/li-na"])]
+    assert early == ["monthly-report/2026-01", "monthly-report/2026-02"]
+    # Due 20 March, then the two due 25 March by id.
+    assert march == ["quarterly-meeting/2026-Q1", "heart-talks/2026-H1/li-na", "monthly-report/2026-03"]
+
+
+def test_the_weeks_link_check_offs_are_those_made_through_a_link_since_the_last_digest(service):
+    since = NOW - timedelta(days=7)
+    link = {"via": {"kind": "link", "channel": "email"}}
+    with service.sessions.begin() as session:
+        for occurrence_id, at_, detail in [
+            ("monthly-report/2026-01", since - timedelta(seconds=1), link),  # in last week's digest
+            ("monthly-report/2026-02", since, link),  # the moment the last digest was made: this one's
+            ("quarterly-meeting/2026-Q1", since + timedelta(days=1), {}),  # from the CLI: not news
+        ]:
+            row = ledger.occurrence(session, occurrence_id)
+            assert ledger.check_off(session, row, at_, "web:li-na", "li-na", None, None, **detail)
+        ledger.skip(session, ledger.occurrence(session, "monthly-report/2026-03"), since, "web:li-na", "调离")
+    with service.sessions() as session:
+        found = [e.subject for e in digest.link_checkoffs(session, since)]
+    assert found == ["monthly-report/2026-02"]
