@@ -2,7 +2,11 @@
 # Mutation testing of the core modules with mutmut 3 (configured in pyproject.toml [tool.mutmut]).
 # Not part of CI: on this 2-core machine a full run takes hours (see bench/mutants.md).
 #
-#   bench/mutants.sh                 # every mutant not yet tried (results are kept in mutants/)
+#   bench/mutants.sh                 # every mutant not yet tried (results are kept in mutants/,
+#                                    # and copied to bench/mutants-state/ to commit, so the next
+#                                    # clone resumes: mutmut keeps a verdict while its function's
+#                                    # code is unchanged, and tries that function's mutants again
+#                                    # when it has changed)
 #   bench/mutants.sh NAME|GLOB ...   # these mutants again, e.g. after writing a test for them
 #   bench/mutants.sh --fresh         # forget earlier results and try every mutant again
 #   bench/mutants.sh --score         # only the figures of the results kept so far
@@ -17,11 +21,25 @@ python=${PYTHON:-.venv/bin/python}
 "$python" -c "import mutmut" 2>/dev/null || "$python" -m pip install -q 'mutmut>=3.3,<4'
 
 started=$(date +%s)
+state=bench/mutants-state
+restore() {  # the verdicts of earlier runs, from the repository, into a fresh mutants/
+  if [ -d "$state" ] && [ -z "$(find mutants -name '*.meta' 2>/dev/null | head -1)" ]; then
+    (cd "$state" && find . -name '*.meta' -exec install -D -m 644 {} ../../mutants/{} \;)
+  fi
+}
+save() {  # ... and back, to commit
+  if [ -d mutants ]; then
+    (cd mutants && find . -name '*.meta' -exec install -D -m 644 {} "../$state/{}" \;)
+  fi
+}
 case "${1:-}" in
-  --score) ;;
-  --fresh) rm -rf mutants; shift ;&
+  --score) restore ;;
+  --fresh) rm -rf mutants "$state"; shift ;&
   *)
+    restore
+    trap save EXIT
     # mutmut's own progress line is redrawn thousands of times: keep its last state only.
+    # (Names given are tried again even if they were tried before.)
     "$python" -m mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "$@" | tr '\r' '\n' | tail -n 4 || true ;;
 esac
 
