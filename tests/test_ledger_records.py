@@ -239,3 +239,20 @@ def test_the_weeks_link_check_offs_are_those_made_through_a_link_since_the_last_
     with service.sessions() as session:
         found = [e.subject for e in digest.link_checkoffs(session, since)]
     assert found == ["monthly-report/2026-02"]
+
+
+def test_a_check_off_by_someone_else_is_told_by_their_name_or_their_id_once_they_left(service):
+    since = NOW - timedelta(days=7)
+    link = {"via": {"kind": "link", "channel": "email"}}
+    with service.sessions.begin() as session:
+        for occurrence_id, actor in [("monthly-report/2026-01", "chen-jing"), ("monthly-report/2026-02", "gone-person"),
+                                     ("monthly-report/2026-03", "li-na")]:
+            row = ledger.occurrence(session, occurrence_id)
+            assert ledger.check_off(session, row, NOW, actor, actor, None, None, **link)
+    roster = service.schedule.roster
+    with service.sessions() as session:
+        entries = digest.link_checkoffs(session, since)
+        rows = digest.rows_by_id(session, [e.subject for e in entries])
+    told = digest.checked_by_others(entries, rows, "li-na", {p.id: p.name for p in roster.people}, SHANGHAI)
+    # li-na's own check-off is not news to her; 陈静 by name; one who left the roster by id.
+    assert [(t["title"], t["by_name"]) for t in told] == [("月度工作报告", "陈静"), ("月度工作报告", "gone-person")]
