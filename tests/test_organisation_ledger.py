@@ -209,3 +209,28 @@ def test_the_digest_ledger_kept_between_batches_is_read_again_after_a_check_off(
         assert "dispatch/2026-03/lead-a" not in {r.id for r in again.by_person.get("lead-a", ())}
         assert cache.get(session, plan, roster, date(2026, 3, 3), "v1") is not again  # a new day
     engine.dispose()
+
+
+def test_the_overview_counts_each_branchs_duties_and_those_due_before_go_live(tmp_path):
+    schedules, roster_file = orgplan.write(tmp_path)
+    db = f"sqlite:///{tmp_path / 'planbell.db'}"
+    with freeze_time(MARCH_25):
+        assert run_cli("status", schedules=schedules, roster=roster_file, database_url=db, go_live="2026-03-01").code == 0
+    schedule = load_schedule(schedules, roster_file)
+    plan, roster, today = schedule.plans[0], schedule.roster, date(2026, 3, 25)
+    engine = create_engine(db)
+    with Session(engine) as session:
+        result = digest.overview(session, plan, roster, today, datetime(2026, 3, 18, tzinfo=UTC))
+        occurrences = list(session.scalars(select(OccurrenceRow)))
+    engine.dispose()
+
+    def counted(branch):
+        mine = [o for o in occurrences if o.branch == branch]
+        return (sum(o.status == "open" for o in mine), sum(o.status == "open" and o.due < today for o in mine),
+                sum(o.status == "prelive" for o in mine))
+
+    shown = [(b["branch"], b["name"], b["open"], b["overdue"], b["prelive"]) for b in result["branches"]]
+    assert shown == [("b1", "第一支部", *counted("b1")), ("b2", "第二支部", *counted("b2")),
+                     (None, "机关(不分支部)", *counted(None))]
+    assert all(open_ and prelive for _, _, open_, _, prelive in shown), "each group has duties of both kinds"
+    assert sum(i["prelive"] for i in result["items"]) == sum(o.status == "prelive" for o in occurrences)
