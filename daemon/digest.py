@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
 from daemon import defaults
@@ -69,8 +69,8 @@ def plan_digests(plans: Iterable[tuple[Plan, object]], roster: Roster, settings:
     return out
 
 
-# What a digest shows: 本周到期 (to Sunday, at most 6 days on) and 即将开始 (opening within 7 days).
-DIGEST_DUE_DAYS = 13
+# What a digest shows: 已逾期, 本周到期 (to Sunday, at most 6 days on) and 即将开始 (opening within
+# 7 days). Every one of them has opened by 7 days from today (a duty opens before it falls due).
 DIGEST_OPENS_DAYS = 7
 
 
@@ -100,14 +100,12 @@ def year_rows(session: Session, year: int) -> list[OccurrenceRow]:
 
 def year_ledger(session: Session, plan: Plan, roster: Roster, today: date, digest_window: bool = False) -> YearLedger:
     """The year's occurrences as plain rows, indexed by person. ``digest_window``: only what a
-    digest can show on ``today`` (open, and overdue, due within two weeks or opening within
-    one): a Monday's digests read a few weeks of the ledger, not the whole year, however
-    large the office."""
+    digest can show on ``today`` (open, and opened by a week from today): a Monday's digests
+    read what is under way, not the whole year, however large the office."""
     table = OccurrenceRow.__table__
     query = select(table).where(table.c.plan_year == plan.year)
     if digest_window:
-        query = query.where(table.c.status == "open", or_(table.c.due <= today + timedelta(days=DIGEST_DUE_DAYS),
-                                                          table.c.opens <= today + timedelta(days=DIGEST_OPENS_DAYS)))
+        query = query.where(table.c.status == "open", table.c.opens <= today + timedelta(days=DIGEST_OPENS_DAYS))
     return YearLedger.of(list(session.execute(query)), paces_for(session, plan, roster, today))
 
 
@@ -147,7 +145,7 @@ def personal(ledger: YearLedger, person_id: str, today: date) -> dict:
     rows = [r for r in ledger.by_person.get(person_id, ()) if r.status == "open"]
     overdue = sorted((r for r in rows if r.due < today), key=lambda r: (r.due, r.id))
     this_week = sorted((r for r in rows if today <= r.due <= week_end), key=lambda r: (r.due, r.id))
-    upcoming = sorted((r for r in rows if today < r.opens <= today + timedelta(days=7) and r.due > week_end),
+    upcoming = sorted((r for r in rows if today < r.opens <= today + timedelta(days=DIGEST_OPENS_DAYS) and r.due > week_end),
                       key=lambda r: (r.opens, r.id))
     targets = ledger.paces.for_reader(person_id)
     return {"overdue": overdue, "this_week": this_week, "upcoming": upcoming, "targets": targets,

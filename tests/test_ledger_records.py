@@ -256,3 +256,20 @@ def test_a_check_off_by_someone_else_is_told_by_their_name_or_their_id_once_they
     told = digest.checked_by_others(entries, rows, "li-na", {p.id: p.name for p in roster.people}, SHANGHAI)
     # li-na's own check-off is not news to her; 陈静 by name; one who left the roster by id.
     assert [(t["title"], t["by_name"]) for t in told] == [("月度工作报告", "陈静"), ("月度工作报告", "gone-person")]
+
+
+def test_a_digest_reads_what_is_overdue_due_this_week_or_opens_within_seven_days_and_nothing_later(service):
+    """The digest window read from the database holds every duty the digest shows: one opening
+    exactly seven days on is 即将开始; one opening eight days on is not read at all."""
+    today = date(2026, 3, 25)  # a Wednesday; April's report opens on 1 April, seven days on
+    with service.sessions() as session:
+        plan, roster = service.schedule.plans[0], service.schedule.roster
+        window = digest.year_ledger(session, plan, roster, today, digest_window=True)
+        whole = digest.year_ledger(session, plan, roster, today)
+        opens = {r.id: r.opens for r in whole.rows}
+    assert opens["monthly-report/2026-04"] == today + timedelta(days=7)
+    sections = digest.personal(window, "li-na", today)
+    assert [r.id for r in sections["upcoming"]] == ["monthly-report/2026-04"]
+    assert digest.personal(whole, "li-na", today) == sections  # the window left nothing out
+    read = {r.id for r in window.rows}
+    assert not {i for i, day in opens.items() if day > today + timedelta(days=7)} & read
