@@ -293,6 +293,9 @@ def test_restart_after_a_week_down_delivers_each_missed_reminder_once_marked_lat
     }
     assert {m.key: m.occurrences for m in late} == missed
     assert (stats.sent, stats.late, stats.expired) == (5, 5, 0)
+    with service.sessions() as session:  # and in the outbox, for `planbell status` and the ledger of sends
+        flagged = dict(session.execute(select(MessageRow.key, MessageRow.late).where(MessageRow.key.in_(missed))).all())
+    assert flagged == dict.fromkeys(missed, True)
     for m in late:
         # Marked late in the subject, and the text says when it was due to go out.
         assert "迟发" in m.subject, m.subject

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from daemon import defaults, ledger
 from daemon.dispatch import mask
-from daemon.store.tables import MessageRow
+from daemon.store.tables import DeliveryRow, MessageRow
 from notifiers.base import TransportError
 from notifiers.email import SmtpNotifier
 from tests.smallplan import EMAILS, LOCAL_SMTP, at, make_service, received, stop, write_plan
@@ -63,6 +63,14 @@ def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(
     with service.sessions() as session:
         statuses = sorted(session.execute(select(MessageRow.status, MessageRow.late).where(MessageRow.send_at == at(DAY))))
     assert statuses == [("sent", False), ("skipped", False), ("skipped", False)]  # on time, all three
+    with service.sessions() as session:
+        sent = session.scalars(select(MessageRow).where(MessageRow.status == "sent")).one()
+        deliveries = session.execute(select(DeliveryRow.message_id, DeliveryRow.outcome, DeliveryRow.started_at,
+                                            DeliveryRow.duration_ms, DeliveryRow.instance)).all()
+    assert (sent.sent_at, sent.lease_until, sent.claimed_by) == (at(DAY), None, "test")
+    # One attempt recorded, the sent one's: how long the relay took (the clock moved on by
+    # ``pause`` while it sent), by which instance. Skipping a message is no delivery attempt.
+    assert deliveries == [(sent.id, "ok", at(DAY), int(pause * 1000), "test")]
 
 
 def test_each_outcome_is_recorded_before_the_next_message_can_be_delivered(tmp_path, smtp_server):
