@@ -142,3 +142,44 @@ def test_addresses_in_the_log_show_their_local_part_only():
     robot's user id (no domain) is shown as it is."""
     assert mask("lina@example.gov.cn") == "lina@…"
     assert mask("zhangwei") == "zhangwei"
+
+
+def test_a_run_sends_its_messages_over_one_smtp_connection(tmp_path, smtp_server, monkeypatch):
+    monkeypatch.setattr(defaults, "CLAIM_BATCH", 2)  # three messages: two claims, one connection
+    files = write_plan(tmp_path)
+    with freeze_time(at(DAY)):
+        service = make_service(files, smtp_server.port)
+        service.start(at(DAY, time(0, 5)))
+        stats = service.dispatch(at(DAY))
+    stop(service)
+    assert stats.sent == 3
+    assert smtp_server.handler.connections == 1
+
+
+class StoppedAfterTheFirst(SmtpNotifier):
+    """Sends for real; the daemon is told to stop (SIGTERM) while the first message goes out."""
+
+    def __init__(self, port: int, service):
+        super().__init__("127.0.0.1", port, **LOCAL_SMTP)
+        self.service = service
+
+    def send_while(self, message, meanwhile) -> None:
+        super().send_while(message, meanwhile)
+        self.service.stop.set()
+
+
+def test_a_stop_in_the_middle_of_a_batch_gives_back_the_rest_untried(tmp_path, smtp_server):
+    files = write_plan(tmp_path)
+    with freeze_time(at(DAY)):
+        service = make_service(files, smtp_server.port)
+        service.start(at(DAY, time(0, 5)))
+        service.dispatcher.notifiers["email"] = StoppedAfterTheFirst(smtp_server.port, service)
+        stats = service.dispatch(at(DAY))
+    stop(service)
+    assert stats.sent == 1 and len(received(smtp_server)) == 1
+    with service.sessions() as session:
+        rows = session.execute(select(MessageRow.status, MessageRow.attempts, MessageRow.lease_until,
+                                      MessageRow.next_attempt_at).where(MessageRow.send_at == at(DAY))).all()
+    # The two not sent are pending again as if never claimed: the next start sends them at once.
+    assert sorted(rows, key=lambda r: r.status) == [("pending", 0, None, at(DAY)), ("pending", 0, None, at(DAY)),
+                                                     ("sent", 1, None, at(DAY))]

@@ -9,7 +9,7 @@ import email.policy
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from daemon.compose import ICS_CONTENT_TYPE
 from daemon.config import load_settings
@@ -61,6 +61,17 @@ def test_a_robots_rate_counts_what_other_instances_sent_to_it(tmp_path):
     assert svc.dispatcher._rate_limited("wecom", Robot(), NOW) == sent[0] + timedelta(minutes=1)
     # A minute later the robot may take one again.
     assert svc.dispatcher._rate_limited("wecom", Robot(), NOW + timedelta(seconds=11)) is None
+    # And so the dispatcher does: this instance's first message to the robot waits its turn.
+    svc.dispatcher.recent.clear()  # (the checks above counted themselves as this instance's sends)
+    with svc.sessions.begin() as session:
+        session.execute(insert(MessageRow).values(
+            key="reminder:m1a:2026-03-02:wecom", kind="reminder", channel="wecom", person="m1a", send_at=NOW,
+            content={"items": []}, status="pending", attempts=0, next_attempt_at=NOW, late=False, created_at=NOW))
+    stats = svc.dispatcher.run_once(NOW)
+    with svc.sessions() as session:
+        row = session.scalars(select(MessageRow).where(MessageRow.key == "reminder:m1a:2026-03-02:wecom")).one()
+    assert (stats.deferred, stats.sent, stats.failed) == (1, 0, 0)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, sent[0] + timedelta(minutes=1))
     svc.engine.dispose()
 
 
