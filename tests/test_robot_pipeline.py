@@ -251,6 +251,29 @@ def test_a_robot_that_is_down_costs_two_attempts_and_the_rest_of_the_batch_waits
     assert len(delivered) == len(rows) and max(delivered.values()) == 1
 
 
+def test_one_failure_after_a_success_is_that_message_s_not_a_channel_down(tmp_path, smtp_server):
+    """Only failures in a row say the robot is down: sent, failed, sent, sent is one retry."""
+    robot = wecom()
+    answers = {"n": 0}
+
+    def flaky(request):
+        answers["n"] += 1
+        return (502, b"<html>502 Bad Gateway</html>", None) if answers["n"] == 2 else robot(request)
+
+    with Server(flaky) as wecom_robot, freeze_time(at(OPENING_DAY)):
+        files = write_plan(tmp_path, CROWD_PLAN)
+        files.roster.write_text(crowd_roster(4), encoding="utf-8")
+        settings = settings_for(files, smtp_server.port, wecom_webhook_url=wecom_url(wecom_robot))
+        service = Service(settings, all_notifiers(settings), instance="test")
+        service.start(at(date(2026, 1, 1)))
+        stats = service.dispatch(at(OPENING_DAY))
+        rows = outbox(service, MessageRow.channel == "wecom")
+        service.engine.dispose()
+    assert (stats.retried, stats.deferred) == (1, 0)
+    assert Counter(r.status for r in rows) == {"sent": len(rows) - 1, "pending": 1}
+    assert len(wecom_robot.requests) == len(rows)
+
+
 @pytest.mark.parametrize("what, back", [
     ("person removed", EIGHT), ("channel unconfigured", EIGHT),
     # Back after the message's time: it was owed, only its route changed, so it still goes out.
