@@ -251,7 +251,7 @@ def test_a_robot_that_is_down_costs_two_attempts_and_the_rest_of_the_batch_waits
     assert len(delivered) == len(rows) and max(delivered.values()) == 1
 
 
-def test_one_failure_after_a_success_is_that_message_s_not_a_channel_down(tmp_path, smtp_server):
+def test_one_failure_after_a_success_is_a_retry_not_a_channel_down(tmp_path, smtp_server):
     """Only failures in a row say the robot is down: sent, failed, sent, sent is one retry."""
     robot = wecom()
     answers = {"n": 0}
