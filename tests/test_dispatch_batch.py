@@ -4,7 +4,7 @@ must still never be listed in a message sent more than defaults.COMPOSED_FRESH_F
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 from freezegun import freeze_time
@@ -183,3 +183,28 @@ def test_a_stop_in_the_middle_of_a_batch_gives_back_the_rest_untried(tmp_path, s
     # The two not sent are pending again as if never claimed: the next start sends them at once.
     assert sorted(rows, key=lambda r: r.status) == [("pending", 0, None, at(DAY)), ("pending", 0, None, at(DAY)),
                                                      ("sent", 1, None, at(DAY))]
+
+
+def test_a_long_send_renews_its_own_lease_and_an_instance_that_stalled_past_it_sends_nothing(tmp_path):
+    """Before sending from an old claim an instance renews the lease of that row alone; if it
+    stalled past the lease and another instance took the row over, it leaves the row to them."""
+    files = write_plan(tmp_path)
+    with freeze_time(at(DAY)):
+        first = make_service(files, 25)
+        first.start(at(DAY, time(0, 5)))
+        second = make_service(files, 25)
+        second.instance = second.dispatcher.instance = "second"
+        claimed = first.dispatcher._claim(at(DAY), at(DAY))
+        assert len(claimed) == 3
+        renewed_at = at(DAY) + defaults.LEASE_RENEW_AFTER
+        assert first.dispatcher._still_ours(claimed[0], at(DAY), renewed_at)
+        with first.sessions() as session:
+            leases = dict(session.execute(select(MessageRow.id, MessageRow.lease_until)).all())
+        assert leases[claimed[0].id] == renewed_at + defaults.CLAIM_LEASE  # renewed, from now
+        assert leases[claimed[1].id] == leases[claimed[2].id] == at(DAY) + defaults.CLAIM_LEASE  # untouched
+        stalled = renewed_at + defaults.CLAIM_LEASE + timedelta(seconds=1)
+        taken = second.dispatcher._claim(stalled, stalled)
+        assert {r.id for r in taken} == {r.id for r in claimed}
+        assert not any(first.dispatcher._still_ours(r, at(DAY), stalled) for r in claimed)
+    stop(first)
+    stop(second)
