@@ -3,6 +3,7 @@ must still never be listed in a message sent more than defaults.COMPOSED_FRESH_F
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import date, time, timedelta
 
@@ -11,7 +12,7 @@ from freezegun import freeze_time
 from sqlalchemy import select
 
 from daemon import defaults, ledger
-from daemon.dispatch import mask
+from daemon.dispatch import Dispatcher, mask, short
 from daemon.store.tables import DeliveryRow, MessageRow
 from notifiers.base import TransportError
 from notifiers.email import SmtpNotifier
@@ -46,7 +47,8 @@ class CheckingOffDuringTheFirstSend(SmtpNotifier):
 
 
 @pytest.mark.parametrize("pause", [defaults.COMPOSED_FRESH_FOR + 1, 60.0])
-def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(tmp_path, smtp_server, pause):
+def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(tmp_path, smtp_server, pause, caplog):
+    caplog.set_level(logging.INFO, logger="planbell.dispatch")
     files = write_plan(tmp_path)
     with freeze_time(at(DAY, time(0, 5))) as frozen:
         service = make_service(files, smtp_server.port)
@@ -71,6 +73,12 @@ def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(
     # One attempt recorded, the sent one's: how long the relay took (the clock moved on by
     # ``pause`` while it sent), by which instance. Skipping a message is no delivery attempt.
     assert deliveries == [(sent.id, "ok", at(DAY), int(pause * 1000), "test")]
+    # The operator's log says which messages had nothing left to say, and whose they were.
+    skipped = [r.getMessage() for r in caplog.records if "SKIPPED" in r.getMessage()]
+    with service.sessions() as session:
+        keys = session.scalars(select(MessageRow.key).where(MessageRow.status == "skipped")).all()
+    assert sorted(skipped) == sorted(f"{short(k)} email {k.split(':')[1]} SKIPPED: every duty in it was checked off "
+                                     "or cancelled" for k in keys)
 
 
 def test_each_outcome_is_recorded_before_the_next_message_can_be_delivered(tmp_path, smtp_server):
@@ -208,3 +216,9 @@ def test_a_long_send_renews_its_own_lease_and_an_instance_that_stalled_past_it_s
         assert not any(first.dispatcher._still_ours(r, at(DAY), stalled) for r in claimed)
     stop(first)
     stop(second)
+
+
+def test_a_message_is_late_only_once_more_than_the_late_margin_has_passed():
+    row = MessageRow(send_at=at(DAY))
+    assert not Dispatcher._late(row, at(DAY) + defaults.LATE_AFTER)
+    assert Dispatcher._late(row, at(DAY) + defaults.LATE_AFTER + timedelta(seconds=1))
