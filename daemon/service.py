@@ -121,7 +121,8 @@ class Service:
     def refresh(self, now: datetime) -> RefreshResult:
         with self.sessions.begin() as session:
             result = refresh(session, self.schedule, now, self.digests, tuple(self.notifiers), self.settings.go_live)
-            snapshot.save(session, self.schedule, now)
+            if not result.unchanged:  # else the last refresh saved this very schedule
+                snapshot.save(session, self.schedule, now)
         return result
 
     def dispatch(self, now: datetime) -> DispatchStats:

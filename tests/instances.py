@@ -12,7 +12,10 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
+from sqlalchemy import create_engine, select
+
 from daemon.config import Settings, load_settings
+from daemon.store.tables import MessageRow
 from tests.clirun import ROOT
 
 DRIVER = ROOT / "tests" / "instance_driver.py"
@@ -87,3 +90,13 @@ class Driver:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=30)
+
+
+def outbox(database_url: str, *where) -> list:
+    """Rows of the outbox, read as the CLI would while the daemon runs."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(select(MessageRow).where(*where)))
+    finally:
+        engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, select
 from daemon.store.tables import MessageRow, OccurrenceRow
 from tests.clirun import planbell_env, run_cli
 from tests.daemonproc import Daemon, wait_until
+from tests.instances import outbox
 from tests.smallplan import MAIL_FROM, Mail, at, write_plan
 from tests.test_daemon_year import expected_messages
 
@@ -29,15 +30,6 @@ MARCH = ("--from", "2026-03-01", "--to", "2026-03-31")
 def cli(files, database_url: str, *args, **settings):
     return run_cli(*args, schedules=files.schedules, roster=files.roster, database_url=database_url,
                    digest="off", mail_from=MAIL_FROM, **settings)
-
-
-def messages(database_url: str, *where) -> list:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(select(MessageRow).where(*where)))
-    finally:
-        engine.dispose()
 
 
 def test_simulate_deliver_on_postgresql_sends_the_month_once_and_a_second_run_sends_nothing(
@@ -61,7 +53,7 @@ def test_simulate_deliver_on_postgresql_sends_the_month_once_and_a_second_run_se
     assert march == expected_messages(date(2026, 3, 1), date(2026, 3, 31), {})
     assert f"发送 {len(mails)} 封" in first.out
     assert "发送 0 封" in again.out
-    assert {row.status for row in messages(postgres_url, MessageRow.key.in_(list(keys)))} == {"sent"}
+    assert {row.status for row in outbox(postgres_url, MessageRow.key.in_(list(keys)))} == {"sent"}
 
 
 def test_status_done_and_ledger_on_postgresql(tmp_path, postgres_url):
@@ -88,7 +80,7 @@ def test_status_done_and_ledger_on_postgresql(tmp_path, postgres_url):
     engine.dispose()
     assert (row.status, row.done_by, row.note) == ("done", "li-na", "已报送")
     # Its overdue reminders and escalation are cancelled; nothing else of it is waiting.
-    assert not [m for m in messages(postgres_url, MessageRow.status == "pending")
+    assert not [m for m in outbox(postgres_url, MessageRow.status == "pending")
                 if any(i.get("occurrence") == "monthly-report/2026-03" for i in m.content.get("items", ()))]
     exported = json.loads((tmp_path / "ledger.json").read_text(encoding="utf-8"))
     by_id = {o["id"]: o for o in exported["occurrences"]}
@@ -110,7 +102,7 @@ def test_planbell_run_on_postgresql_sends_what_falls_due_and_stops_on_sigterm(tm
     try:
         daemon.wait_for("planbell ready", within=60)
         try:
-            wait_until(lambda: not messages(postgres_url, MessageRow.status.in_(("pending", "sending")),
+            wait_until(lambda: not outbox(postgres_url, MessageRow.status.in_(("pending", "sending")),
                                             MessageRow.send_at <= at(date(2026, 3, 25))),
                        within=30, what="the 09:00 messages recorded as sent")
         except AssertionError as exc:

@@ -33,7 +33,7 @@ from datetime import time as clock_time
 from pathlib import Path
 
 from freezegun import freeze_time
-from sqlalchemy import create_engine, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 
 from daemon import defaults
@@ -44,7 +44,7 @@ from daemon.store.tables import DeliveryRow, MessageRow
 from notifiers.email import SmtpNotifier
 from tests.clirun import planbell_env
 from tests.daemonproc import Daemon, wait_until
-from tests.instances import settings_from
+from tests.instances import outbox, settings_from
 from tests.smallplan import PLAN_YAML, at, write_plan
 from tests.smtpserver import Server, free_port
 from tests.tcpproxy import TcpProxy
@@ -61,16 +61,6 @@ def report(capsys, line: str) -> None:
 
 def keys_received(server) -> Counter:
     return Counter(message.key for message in server.received)
-
-
-def outbox(database_url: str, *where) -> list:
-    """Rows of the outbox, read as the CLI would while the daemon runs."""
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(select(MessageRow).where(*where)))
-    finally:
-        engine.dispose()
 
 
 def bundled_env(tmp_path: Path, smtp_port: int, database_url: str | None = None,
