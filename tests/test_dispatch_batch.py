@@ -218,6 +218,72 @@ def test_a_long_send_renews_its_own_lease_and_an_instance_that_stalled_past_it_s
     stop(second)
 
 
+class StallingPastTheLease(SmtpNotifier):
+    """Sends for real; the first send stalls past the claim's lease (the clock moves on), and
+    meanwhile another instance, whose claim its batch size cuts short, takes over the stalled
+    message and the one after it. Records each message's lease as it is sent."""
+
+    def __init__(self, port: int, frozen, other, lease_of):
+        super().__init__("127.0.0.1", port, **LOCAL_SMTP)
+        self.frozen, self.other, self.lease_of = frozen, other, lease_of
+        self.leases: dict[str, object] = {}
+
+    def send_while(self, message, meanwhile) -> None:
+        self.leases[message.key] = self.lease_of(message.key)
+        super().send_while(message, meanwhile)
+        if len(self.leases) > 1:
+            return
+        self.frozen.tick(defaults.CLAIM_LEASE + timedelta(seconds=1))
+        batch, defaults.CLAIM_BATCH = defaults.CLAIM_BATCH, 2
+        try:
+            stalled = at(DAY) + defaults.CLAIM_LEASE + timedelta(seconds=1)
+            self.other.taken = [row.key for row in self.other.dispatcher._claim(stalled, stalled)]
+        finally:
+            defaults.CLAIM_BATCH = batch
+
+
+def test_a_run_counts_leases_from_its_own_clock_and_sends_what_is_still_its_own_after_a_takeover(
+        tmp_path, smtp_server, caplog):
+    """A run's clock moves on while it sends (a slow relay): an instance that stalled past its
+    lease leaves the message another instance took over (and says so), renews the lease of the
+    next one from the time it really is, and sends it."""
+    caplog.set_level(logging.WARNING, logger="planbell.dispatch")
+    files = write_plan(tmp_path)
+    with freeze_time(at(DAY)) as frozen:
+        first = make_service(files, smtp_server.port)
+        first.start(at(DAY, time(0, 5)))
+        second = make_service(files, 25)
+        second.instance = second.dispatcher.instance = "second"
+
+        def lease_of(key):
+            with first.sessions() as session:
+                return session.scalar(select(MessageRow.lease_until).where(MessageRow.key == key))
+
+        notifier = StallingPastTheLease(smtp_server.port, frozen, second, lease_of)
+        first.dispatcher.notifiers["email"] = notifier
+        stats = first.dispatch(at(DAY))
+    stop(first)
+    stop(second)
+
+    sent, taken_over = list(notifier.leases), second.taken[1]
+    assert len(second.taken) == 2 and second.taken[0] == sent[0], "the stalled message and the next were taken"
+    assert taken_over not in sent and len(sent) == 2, "the taken-over message is the other instance's to send"
+    assert stats.sent == 2 and sorted(m.key for m in received(smtp_server)) == sorted(sent)
+    stalled = at(DAY) + defaults.CLAIM_LEASE + timedelta(seconds=1)
+    assert notifier.leases == {sent[0]: at(DAY) + defaults.CLAIM_LEASE,  # claimed at the start
+                               sent[1]: stalled + defaults.CLAIM_LEASE}  # renewed when it was its turn
+    with first.sessions() as session:
+        owner = {key: rest for key, *rest in session.execute(
+            select(MessageRow.key, MessageRow.claimed_by, MessageRow.status, MessageRow.attempts))}
+    assert owner[taken_over] == ["second", "sending", 2]
+    # Sent from the first claim, at the first attempt: not left for a claim of its own
+    # instance to take over once the old lease ran out (an attempt spent, the backoff and
+    # the give-up counted from it).
+    assert owner[sent[1]] == ["test", "sent", 1]
+    left = [r.getMessage() for r in caplog.records if "stalled" in r.getMessage()]
+    assert left == [f"{short(taken_over)} was taken over by another instance while this one stalled; not sending"]
+
+
 def test_a_message_is_late_only_once_more_than_the_late_margin_has_passed():
     row = MessageRow(send_at=at(DAY))
     assert not Dispatcher._late(row, at(DAY) + defaults.LATE_AFTER)

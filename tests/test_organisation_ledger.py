@@ -12,6 +12,7 @@ import csv
 import email
 import email.policy
 import mailbox
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import icalendar
@@ -21,6 +22,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from daemon import actions, digest
+from daemon import ledger as ledger_ops
 from daemon.config import load_settings
 from daemon.plan.schedule import load_schedule
 from daemon.service import Service
@@ -187,7 +189,6 @@ def test_migration_0004_keeps_recorded_events_and_allows_several_a_day(tmp_path)
 
 
 def test_the_digest_ledger_kept_between_batches_is_read_again_after_a_check_off(office):
-    from daemon import ledger as ledger_ops
     from daemon.digest import LedgerCache
     from daemon.store.db import make_engine, sessions
 
@@ -234,3 +235,44 @@ def test_the_overview_counts_each_branchs_duties_and_those_due_before_go_live(tm
                      (None, "机关(不分支部)", *counted(None))]
     assert all(open_ and prelive for _, _, open_, _, prelive in shown), "each group has duties of both kinds"
     assert sum(i["prelive"] for i in result["items"]) == sum(o.status == "prelive" for o in occurrences)
+
+
+def test_the_overview_adds_up_each_items_done_and_skipped_duties_over_branches_and_due_dates(tmp_path):
+    """An item's counts are the sum over its branches and over duties due before today or not:
+    one branch's or one day's figure never stands for the item's."""
+    schedules, roster_file = orgplan.write(tmp_path)
+    db = f"sqlite:///{tmp_path / 'planbell.db'}"
+    with freeze_time(MARCH_25):
+        assert run_cli("status", schedules=schedules, roster=roster_file, database_url=db, go_live="2026-01-01").code == 0
+    schedule = load_schedule(schedules, roster_file)
+    plan, roster, today = schedule.plans[0], schedule.roster, date(2026, 3, 25)
+    now = datetime(2026, 3, 25, 7, tzinfo=UTC)
+    engine = create_engine(db)
+    with Session(engine) as session, session.begin():
+        for branch in ("b1", "b2"):
+            mine = sorted((o for o in session.scalars(select(OccurrenceRow)) if o.branch == branch),
+                          key=lambda o: (o.item, o.due, o.id))
+            # Per item of this branch: its first duty checked off, its last skipped (a duty past
+            # due and one not, where the item has both).
+            for item in {o.item for o in mine}:
+                of_item = [o for o in mine if o.item == item and o.status == "open"]
+                ledger_ops.check_off(session, of_item[0], now, "cli:test", of_item[0].assignees[0], None, None)
+                if len(of_item) > 1:
+                    ledger_ops.skip(session, of_item[-1], now, "cli:test", "调离")
+    with Session(engine) as session:
+        result = digest.overview(session, plan, roster, today, now)
+        occurrences = list(session.scalars(select(OccurrenceRow)))
+        tallies = digest.year_tallies(session, 2026, today)
+    engine.dispose()
+
+    def counted(item):
+        mine = [o for o in occurrences if o.item == item]
+        return {status: sum(o.status == status for o in mine) for status in ("done", "skipped", "open", "prelive")}
+
+    by_item = {i["item"]: {k: i[k] for k in ("done", "skipped", "open", "prelive")} for i in result["items"]}
+    assert by_item == {item: counted(item) for item in {o.item for o in occurrences}}
+    # The case the sums are for: an item with done (and skipped) duties in several groups of
+    # the database's counts (branch, due before today or not).
+    for status in ("done", "skipped"):
+        groups = Counter(item for item, _branch, s, _past, _n in tallies if s == status)
+        assert max(groups.values()) >= 2, status

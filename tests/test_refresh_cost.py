@@ -135,7 +135,7 @@ def test_rows_inserted_in_bulk_read_back_as_the_orm_writes_them(database):
 
 
 def test_the_overviews_counts_made_in_the_database_equal_the_counts_of_the_rows(database):
-    today = date(2026, 5, 6)
+    today = date(2026, 5, 25)  # May's report is due today: not yet past due, in both counts
     with freeze_time(at(today)):
         database.start(at(date(2026, 1, 5)))
         with database.sessions.begin() as session:
@@ -149,6 +149,7 @@ def test_the_overviews_counts_made_in_the_database_equal_the_counts_of_the_rows(
     assert {status for _, _, status, _, _ in in_sql} >= {"done", "skipped", "open"}
     assert {past for *_, past, _ in in_sql} == {True, False}
     assert sum(n for *_, n in in_sql) == len(rows)
+    assert any(r.due == today for r in rows)
 
 
 def test_a_claim_reads_the_outbox_through_its_status_and_time_index(tmp_path):
