@@ -31,12 +31,12 @@ HOLIDAY = date(2026, 1, 2)
 NEXT_PLANNED = at(date(2026, 1, 4))  # the first message the plan itself owes
 
 
-def queue_reminder(service: Service, person: str = "li-na", channel: str = "email") -> str:
+def queue_reminder(service: Service, person: str = "li-na", channel: str = "email", content=None) -> str:
     """One reminder of the monthly report, as the planner (or another instance) writes it."""
     key = f"reminder:{person}:{HOLIDAY.isoformat()}:{channel}"
     with service.sessions.begin() as session:
         enqueue(session, key=key, kind="reminder", person=person, channel=channel, send_at=at(HOLIDAY),
-                content={"items": [{"occurrence": "monthly-report/2026-01", "stage": "open"}]},
+                content=content or {"items": [{"occurrence": "monthly-report/2026-01", "stage": "open"}]},
                 now=at(date(2026, 1, 1)))
     return key
 
@@ -126,6 +126,8 @@ def test_a_reminder_to_someone_without_an_email_address_fails_at_once_and_the_ad
 
     assert (rows[key].status, rows[key].attempts) == ("failed", 1)  # not retried for hours
     assert "李娜 (li-na) has no email address in the roster" in rows[key].last_error
+    # One try recorded, which never reached the relay: it took no time.
+    assert [(d.outcome, d.duration_ms) for d in tries[key]] == [("failed", 0)]
     [alert] = received(smtp_server)
     assert alert.kind == "admin" and alert.person == "xu-li"
     assert "li-na" in alert.text and "no email address" in alert.text
@@ -149,6 +151,31 @@ def test_a_queued_message_for_a_channel_that_is_not_configured_fails_at_once_and
     [alert] = received(smtp_server)
     assert alert.key == f"admin:delivery-failed:{key}:1:xu-li:email"
     assert "wecom" in alert.text
+
+
+def test_a_message_that_cannot_be_composed_fails_at_once_with_the_reason_logged_and_the_admins_hear(
+        tmp_path, smtp_server, caplog):
+    """A template or data bug fails that message, not the daemon: a row written by another
+    release (a listed duty without its stage) is given up on at its first try, the operator's log has
+    the traceback, and the admins are told."""
+    caplog.set_level(logging.INFO, logger="planbell.dispatch")
+    files = write_plan(tmp_path)
+    service = make_service(files, smtp_server.port)
+    service.start(at(date(2026, 1, 1)))
+    key = queue_reminder(service, content={"items": [{"occurrence": "monthly-report/2026-01"}]})
+    totals = run_wakes(service, NEXT_PLANNED)
+    rows, tries = rows_and_tries(service)
+    service.engine.dispose()
+
+    assert (rows[key].status, rows[key].attempts) == ("failed", 1)
+    assert rows[key].last_error == "could not compose the message: KeyError('stage')"
+    assert [(d.outcome, d.duration_ms) for d in tries[key]] == [("failed", 0)]
+    assert totals["failed"] == 1 and totals["sent"] == 1  # the admins' alert went out
+    [alert] = received(smtp_server)
+    assert alert.key == f"admin:delivery-failed:{key}:1:xu-li:email"
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert (logged.levelno, logged.getMessage()) == (logging.ERROR, f"{short(key)} could not be composed")
+    assert isinstance(logged.exc_info[1], KeyError)
 
 
 class HighestJitter(random.Random):
