@@ -79,6 +79,8 @@ def test_a_duty_checked_off_while_a_batch_goes_out_is_not_in_its_later_messages(
         keys = session.scalars(select(MessageRow.key).where(MessageRow.status == "skipped")).all()
     assert sorted(skipped) == sorted(f"{short(k)} email {k.split(':')[1]} SKIPPED: every duty in it was checked off "
                                      "or cancelled" for k in keys)
+    ok = [r.getMessage() for r in caplog.records if " OK " in r.getMessage()]
+    assert ok == [f"{short(sent.key)} email {mask(EMAILS[sent.person])} OK {pause:.1f}s"]  # on time: no "(late)"
 
 
 def test_each_outcome_is_recorded_before_the_next_message_can_be_delivered(tmp_path, smtp_server):
@@ -282,6 +284,70 @@ def test_a_run_counts_leases_from_its_own_clock_and_sends_what_is_still_its_own_
     assert owner[sent[1]] == ["test", "sent", 1]
     left = [r.getMessage() for r in caplog.records if "stalled" in r.getMessage()]
     assert left == [f"{short(taken_over)} was taken over by another instance while this one stalled; not sending"]
+
+
+class SlowRelay(SmtpNotifier):
+    """Sends for real; each send takes ``pause`` seconds of the frozen clock."""
+
+    def __init__(self, port: int, frozen, pause: float):
+        super().__init__("127.0.0.1", port, **LOCAL_SMTP)
+        self.frozen, self.pause = frozen, pause
+
+    def send_while(self, message, meanwhile) -> None:
+        super().send_while(message, meanwhile)
+        self.frozen.tick(self.pause)
+
+
+@pytest.mark.parametrize(("pause", "compositions"), [
+    (defaults.COMPOSED_FRESH_FOR / 2, 3),  # the last is exactly COMPOSED_FRESH_FOR old when sent: still fresh
+    (defaults.COMPOSED_FRESH_FOR * 3 / 4, 4),  # the last is older: composed again
+])
+def test_a_batch_composes_each_message_once_unless_it_is_older_than_the_freshness_limit_when_sent(
+        tmp_path, smtp_server, pause, compositions):
+    files = write_plan(tmp_path)
+    composed: list[str] = []
+    with freeze_time(at(DAY, time(0, 5))) as frozen:
+        service = make_service(files, smtp_server.port)
+        service.start(at(DAY, time(0, 5)))
+        make_composer = service.dispatcher.composer
+
+        def counting_composer():
+            composer = make_composer()
+            compose = composer.compose
+
+            def counted(session, row, now, late):
+                composed.append(row.person)
+                return compose(session, row, now, late)
+
+            composer.compose = counted
+            return composer
+
+        service.dispatcher.composer = counting_composer
+        service.dispatcher.notifiers["email"] = SlowRelay(smtp_server.port, frozen, pause)
+        frozen.move_to(at(DAY))
+        stats = service.dispatch(at(DAY))
+    stop(service)
+    assert stats.sent == 3
+    assert len(composed) == compositions
+    assert sorted(set(composed)) == ["chen-jing", "li-na", "zhang-wei"]
+
+
+def test_the_log_has_one_line_per_message_sent_saying_to_whom_how_long_and_whether_late(tmp_path, smtp_server, caplog):
+    caplog.set_level(logging.INFO, logger="planbell.dispatch")
+    files = write_plan(tmp_path)
+    late = at(DAY) + defaults.LATE_AFTER + timedelta(seconds=1)  # the daemon was down this long
+    with freeze_time(at(DAY, time(0, 5))) as frozen:
+        service = make_service(files, smtp_server.port)
+        service.start(at(DAY, time(0, 5)))
+        service.dispatcher.notifiers["email"] = SlowRelay(smtp_server.port, frozen, 0.25)
+        frozen.move_to(late)
+        stats = service.dispatch(late)
+    stop(service)
+    assert (stats.sent, stats.late) == (3, 3)
+    with service.sessions() as session:
+        keys = session.scalars(select(MessageRow.key).where(MessageRow.send_at == at(DAY))).all()
+    lines = sorted(r.getMessage() for r in caplog.records if " OK " in r.getMessage())
+    assert lines == sorted(f"{short(key)} email {mask(EMAILS[key.split(':')[1]])} OK 0.2s (late)" for key in keys)
 
 
 def test_a_message_is_late_only_once_more_than_the_late_margin_has_passed():

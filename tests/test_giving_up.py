@@ -143,11 +143,12 @@ def test_a_queued_message_for_a_channel_that_is_not_configured_fails_at_once_and
     # Queued by an instance that has a WeCom robot (several instances share one PostgreSQL).
     key = queue_reminder(service, channel="wecom")
     run_wakes(service, NEXT_PLANNED)
-    rows, _ = rows_and_tries(service)
+    rows, tries = rows_and_tries(service)
     service.engine.dispose()
 
     assert (rows[key].status, rows[key].attempts) == ("failed", 1)
     assert rows[key].last_error == "channel 'wecom' is not configured"
+    assert [(d.outcome, d.duration_ms) for d in tries[key]] == [("failed", 0)]  # never reached a relay
     [alert] = received(smtp_server)
     assert alert.key == f"admin:delivery-failed:{key}:1:xu-li:email"
     assert "wecom" in alert.text
