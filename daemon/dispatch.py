@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -225,7 +225,7 @@ class Dispatcher:
                 _MESSAGES, _MESSAGES.c.id == _DELIVERIES.c.message_id).where(
                 _MESSAGES.c.channel == channel, _DELIVERIES.c.started_at > now - timedelta(minutes=1),
                 or_(_DELIVERIES.c.instance.is_(None), _DELIVERIES.c.instance != self.instance))).scalars().all()
-        times = sorted([*recent, *(t if t.tzinfo else t.replace(tzinfo=UTC) for t in others)])
+        times = sorted([*recent, *others])  # aware, as UTCDateTime reads them on both databases
         if len(times) >= limit:
             return times[len(times) - limit] + timedelta(minutes=1)
         recent.append(now)

@@ -36,6 +36,10 @@ class Robot(Notifier):
         raise AssertionError("rate-limited: must not send")
 
 
+class FourAMinute(Robot):
+    rate_per_minute = 4
+
+
 def service(tmp_path, database_url: str, instance: str) -> Service:
     schedules, roster = orgplan.write(tmp_path)
     settings = load_settings(schedules=schedules, roster=roster, database_url=database_url, digest="off",
@@ -49,14 +53,22 @@ def service(tmp_path, database_url: str, instance: str) -> Service:
 def test_a_robots_rate_counts_what_other_instances_sent_to_it(tmp_path):
     svc = service(tmp_path, f"sqlite:///{tmp_path / 'planbell.db'}", "here")
     sent = [NOW - timedelta(seconds=s) for s in (50, 30, 10)]  # three in the last minute, elsewhere
+    # (the second by a release that recorded no instance); and three that do not count: one a
+    # minute old exactly, one by email, one by this instance (which counts its own in memory).
+    others = [("wecom", sent[0], "there"), ("wecom", sent[1], None), ("wecom", sent[2], "there"),
+              ("wecom", NOW - timedelta(minutes=1), "there"), ("email", NOW - timedelta(seconds=5), "there"),
+              ("wecom", NOW - timedelta(seconds=5), "here")]
     with svc.sessions.begin() as session:
-        for i, at in enumerate(sent):
+        for i, (channel, at, instance) in enumerate(others):
             message_id = session.execute(insert(MessageRow).values(
-                key=f"reminder:m1a:{i}:wecom", kind="reminder", channel="wecom", person="m1a", send_at=at,
+                key=f"reminder:m1a:{i}:{channel}", kind="reminder", channel=channel, person="m1a", send_at=at,
                 content={"items": []}, status="sent", attempts=1, next_attempt_at=at, late=False, created_at=at,
             )).inserted_primary_key[0]
             session.execute(insert(DeliveryRow).values(message_id=message_id, started_at=at, duration_ms=5,
-                                                       outcome="ok", instance="there"))
+                                                       outcome="ok", instance=instance))
+    # A robot that takes four a minute may take one now: the three count, the others do not.
+    assert svc.dispatcher._rate_limited("wecom", FourAMinute(), NOW) is None
+    svc.dispatcher.recent.clear()  # (that check counted itself as this instance's send)
     # The robot's fourth message of the minute waits until the first of the three is a minute old.
     assert svc.dispatcher._rate_limited("wecom", Robot(), NOW) == sent[0] + timedelta(minutes=1)
     # A minute later the robot may take one again.
@@ -72,6 +84,20 @@ def test_a_robots_rate_counts_what_other_instances_sent_to_it(tmp_path):
         row = session.scalars(select(MessageRow).where(MessageRow.key == "reminder:m1a:2026-03-02:wecom")).one()
     assert (stats.deferred, stats.sent, stats.failed) == (1, 0, 0)
     assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, sent[0] + timedelta(minutes=1))
+    svc.engine.dispose()
+
+
+class OtherRobot(Robot):
+    channel = "dingtalk"
+
+
+def test_each_robot_has_its_own_rate(tmp_path):
+    """Three messages to the WeCom robot in a minute fill its rate, not DingTalk's."""
+    svc = service(tmp_path, f"sqlite:///{tmp_path / 'planbell.db'}", "here")
+    seconds = [NOW + timedelta(seconds=s) for s in (0, 1, 2)]
+    assert [svc.dispatcher._rate_limited("wecom", Robot(), at) for at in seconds] == [None, None, None]
+    assert svc.dispatcher._rate_limited("dingtalk", OtherRobot(), seconds[-1]) is None
+    assert svc.dispatcher._rate_limited("wecom", Robot(), seconds[-1]) == NOW + timedelta(minutes=1)
     svc.engine.dispose()
 
 

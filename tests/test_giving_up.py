@@ -179,6 +179,51 @@ def test_a_message_that_cannot_be_composed_fails_at_once_with_the_reason_logged_
     assert isinstance(logged.exc_info[1], KeyError)
 
 
+def test_reminders_escalations_and_digests_older_than_the_horizon_expire_and_the_admins_hear_how_many(
+        tmp_path, smtp_server, caplog):
+    """After downtime longer than the horizon, what was owed before it is expired unsent: the
+    reminders, escalations and digests, not an admin alert (sent late), nor a message exactly
+    as old as the horizon. One alert says how many, since when, and lists the first 50 keys."""
+    caplog.set_level(logging.INFO, logger="planbell.dispatch")
+    files = write_plan(tmp_path)
+    service = make_service(files, smtp_server.port)
+    service.start(at(date(2026, 1, 1)))
+    now = at(HOLIDAY)
+    cutoff = now - defaults.LATE_HORIZON
+    old = {f"reminder:li-na:old-{n:02d}:email": ("reminder", cutoff - timedelta(hours=60 - n)) for n in range(52)}
+    old["escalation:zhang-wei:old:email"] = ("escalation", cutoff - timedelta(days=3))
+    old["digest:chen-jing:old:email"] = ("digest", cutoff - timedelta(days=2))
+    admin = "admin:delivery-failed:old:xu-li:email"
+    with service.sessions.begin() as session:
+        for key, (kind, when) in old.items():
+            person = key.split(":")[1]
+            enqueue(session, key=key, kind=kind, person=person, channel="email", send_at=when,
+                    content={"items": [{"occurrence": "monthly-report/2026-01", "stage": "open"}]}, now=when)
+        enqueue(session, key=admin, kind="admin", person="xu-li", channel="email", send_at=cutoff - timedelta(days=5),
+                content={"topic": "expired", "context": {"count": 3, "horizon_days": 7, "oldest": "2025-12-01",
+                                                                "keys": []}},
+                now=cutoff - timedelta(days=5))
+    at_horizon = queue_reminder(service)  # queued for 2 January ...
+    with service.sessions.begin() as session:  # ... and moved to exactly the horizon's age
+        session.query(MessageRow).filter_by(key=at_horizon).update({"send_at": cutoff, "next_attempt_at": cutoff})
+    with freeze_time(now):
+        stats = service.dispatch(now)
+    with service.sessions() as session:
+        status = dict(session.query(MessageRow.key, MessageRow.status))
+        [alert] = session.query(MessageRow).filter(MessageRow.key.like("admin:expired:%")).all()
+    service.engine.dispose()
+
+    assert {key: status[key] for key in old} == dict.fromkeys(old, "expired")
+    assert (status[admin], status[at_horizon], alert.status) == ("sent", "sent", "sent")
+    assert stats.expired == len(old) == 54 and stats.sent == 3 and stats.late == 2
+    oldest_first = sorted(old, key=lambda k: (old[k][1], k))
+    assert alert.key == f"admin:expired:{now.date().isoformat()}:xu-li:email"
+    assert alert.content["context"] == {"count": 54, "oldest": old[oldest_first[0]][1].isoformat(),
+                                        "horizon_days": defaults.LATE_HORIZON.days, "keys": oldest_first[:50]}
+    warned = [r.getMessage() for r in caplog.records if "expired unsent" in r.getMessage()]
+    assert warned == [f"54 message(s) older than {defaults.LATE_HORIZON} expired unsent; admins alerted"]
+
+
 class HighestJitter(random.Random):
     def uniform(self, a, b):
         return b
