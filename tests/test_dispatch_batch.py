@@ -3,6 +3,7 @@ must still never be listed in a message sent more than defaults.COMPOSED_FRESH_F
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 from datetime import date, time, timedelta
@@ -152,6 +153,13 @@ def test_addresses_in_the_log_show_their_local_part_only():
     robot's user id (no domain) is shown as it is."""
     assert mask("lina@example.gov.cn") == "lina@…"
     assert mask("zhangwei") == "zhangwei"
+
+
+def test_a_messages_tag_in_the_log_is_the_same_on_every_instance_and_release():
+    """An operator greps several instances' logs for one message: its tag is the first eight
+    hex digits of its key's SHA-256, not anything of one process."""
+    key = "reminder:li-na:2026-01-02:email"
+    assert short(key) == hashlib.sha256(key.encode()).hexdigest()[:8] == "9ac1c869"
 
 
 def test_a_run_sends_its_messages_over_one_smtp_connection(tmp_path, smtp_server, monkeypatch):
