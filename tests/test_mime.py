@@ -3,6 +3,7 @@ whatever a schedule puts in a title or a name."""
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 from datetime import UTC, datetime
@@ -12,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifiers.base import Outgoing, TransportError
-from notifiers.mime import build_email, clean, clean_name, message_id, to_bytes
+from notifiers.mime import (
+    MAX_WORD,
+    _encoded_words,
+    build_email,
+    clean,
+    clean_name,
+    message_id,
+    to_bytes,
+)
 
 DATE = datetime(2026, 3, 24, 1, 0, tzinfo=UTC)
 # UTF-8 bytes that fit in one RFC 2047 encoded word of 75 characters: 15 Chinese characters.
@@ -115,3 +124,29 @@ def test_text_only_message_is_a_single_text_part():
     assert msg.get_content_type() == "text/plain"
     assert msg.get_content_charset() == "utf-8"
     assert "X-Planbell-Occurrences" not in msg
+
+
+# Characters on each side of UTF-8's length steps (1, 2, 3 and 4 bytes), ASCII and Chinese.
+EDGES = "\x7f\x80\u07ff\u0800\uffff\U00010000a的"
+
+
+@pytest.mark.parametrize("text", [
+    EDGES * 6, "\x80" * 40, "\u0800" * 40, "\U00010000" * 30, "a" * 100, "的a" * 40, "\x7f\x80" * 30,
+    "\u07ff\u0800" * 30, "\uffff\U00010000" * 20,
+])
+def test_encoded_words_are_filled_as_far_as_their_room_allows_and_never_split_a_character(text):
+    """Each word holds as many whole characters as fit in its room (the first word's room is
+    what is left of the header's first line, the others' 75), and decodes to its share. The
+    rooms are counted in UTF-8 bytes before encoding: every length step is tried."""
+    prefix, suffix = "=?utf-8?b?", "?="
+    for first_room in range(16, MAX_WORD + 1):
+        words = _encoded_words(text, first_room)
+        shares = [base64.b64decode(w[len(prefix):-len(suffix)]).decode("utf-8") for w in words]
+        assert all(w.startswith(prefix) and w.endswith(suffix) for w in words)
+        assert "".join(shares) == text
+        rooms = [first_room] + [MAX_WORD] * (len(words) - 1)
+        # (a room too small for even one character still gets that one)
+        assert all(len(w) <= room or len(share) == 1 for w, share, room in zip(words, shares, rooms, strict=True))
+        for share, following, room in zip(shares, shares[1:], rooms, strict=False):
+            fuller = prefix + base64.b64encode((share + following[0]).encode()).decode() + suffix
+            assert len(fuller) > room, (first_room, share, following[0])  # the next would not fit
