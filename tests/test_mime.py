@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from notifiers.base import Outgoing, TransportError
 from notifiers.mime import (
+    MAX_LINE,
     MAX_WORD,
     _encoded_words,
+    _fill,
     build_email,
     clean,
     clean_name,
@@ -150,3 +152,15 @@ def test_encoded_words_are_filled_as_far_as_their_room_allows_and_never_split_a_
         for share, following, room in zip(shares, shares[1:], rooms, strict=False):
             fuller = prefix + base64.b64encode((share + following[0]).encode()).decode() + suffix
             assert len(fuller) > room, (first_room, share, following[0])  # the next would not fit
+
+
+@pytest.mark.parametrize("sizes", [[69, 75, 75, 75], [38, 38, 38], [37, 38, 1, 76], [10] * 20, [1] * 100, [69, 5, 1, 1, 70]])
+def test_header_lines_are_filled_with_whole_tokens_as_far_as_78_characters_allow(sizes):
+    """(A first token longer than the first line's room, 78 less "Subject: ", is the caller's to split.)"""
+    tokens = ["x" * n for n in sizes]
+    lines, fits = _fill("Subject", tokens)
+    assert fits and all(len(line) <= MAX_LINE for line in lines)
+    assert " ".join(line.strip() for line in lines) == "Subject: " + " ".join(tokens)
+    assert lines[0].startswith("Subject: ") and all(line.startswith(" ") for line in lines[1:])
+    for line, following in zip(lines, lines[1:], strict=False):
+        assert len(line) + len(following.split()[0]) + 1 > MAX_LINE  # the next token would not fit
