@@ -77,7 +77,7 @@ class MimeMessage:
     def __getitem__(self, name: str) -> str | None:
         return self._headers.get(name.lower())
 
-    def as_bytes(self, linesep: str = "\r\n") -> bytes:
+    def as_bytes(self, linesep: str) -> bytes:
         text = self._text if linesep == "\n" else self._text.replace("\n", linesep)
         return text.encode("ascii")
 

@@ -101,6 +101,8 @@ def test_message_id_depends_only_on_the_key():
     again = build_email(outgoing(subject="b", date=None), "p@example.gov.cn")
     assert first["Message-ID"] == again["Message-ID"] == message_id("k")
     assert message_id("k") != message_id("k2")
+    # A str can hold a lone surrogate (no UTF-8 file can): it still has an id, its own.
+    assert message_id("k\udc80") != message_id("k") and message_id("k\udc80").endswith("@planbell>")
 
 
 @pytest.mark.parametrize(
