@@ -4,6 +4,7 @@ whatever a schedule puts in a title or a name."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import email
 import email.policy
 from datetime import UTC, datetime
@@ -101,8 +102,17 @@ def test_message_id_depends_only_on_the_key():
     again = build_email(outgoing(subject="b", date=None), "p@example.gov.cn")
     assert first["Message-ID"] == again["Message-ID"] == message_id("k")
     assert message_id("k") != message_id("k2")
+    # The same key gives the same id in every release: a re-send after an upgrade is recognisably the same.
+    assert message_id("k") == f"<{hashlib.sha256(b'k').hexdigest()[:24]}@planbell>"
     # A str can hold a lone surrogate (no UTF-8 file can): it still has an id, its own.
     assert message_id("k\udc80") != message_id("k") and message_id("k\udc80").endswith("@planbell>")
+
+
+def test_the_built_messages_header_values_read_as_an_email_messages_do():
+    msg = build_email(outgoing(), "planbell <p@example.gov.cn>")
+    assert (msg["From"], msg["To"], msg["Subject"]) == ("planbell <p@example.gov.cn>", "张伟 <zhangwei@example.gov.cn>", "通知")
+    nameless = build_email(outgoing(to_name=""), "p@example.gov.cn")
+    assert (nameless["From"], nameless["To"]) == ("p@example.gov.cn", "zhangwei@example.gov.cn")
 
 
 @pytest.mark.parametrize(
