@@ -4,9 +4,9 @@ whatever a schedule puts in a title or a name."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import email
 import email.policy
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
