@@ -193,8 +193,8 @@ def _text_part(text: str, subtype: str) -> tuple[str, str]:
         if qp_size > len(binascii.b2a_base64(b"\r\n".join(sniff) + b"\r\n")):
             cte, body = "base64", base64.encodebytes(b"\r\n".join(lines) + b"\r\n").decode("ascii")
         else:
+            # (ends in "\n": b2a_qp keeps a text's last line end)
             cte, body = "quoted-printable", binascii.b2a_qp(b"\n".join(lines) + b"\n", istext=True).decode("ascii")
-            body += "" if body.endswith("\n") else "\n"
     return f'Content-Type: text/{subtype}; charset="utf-8"\nContent-Transfer-Encoding: {cte}\n', body
 
 

@@ -4,9 +4,11 @@ whatever a schedule puts in a title or a name."""
 from __future__ import annotations
 
 import base64
+import binascii
 import email
 import email.policy
 import hashlib
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -176,3 +178,47 @@ def test_header_lines_are_filled_with_whole_tokens_as_far_as_78_characters_allow
     assert lines[0].startswith("Subject: ") and all(line.startswith(" ") for line in lines[1:])
     for line, following in zip(lines, lines[1:], strict=False):
         assert len(line) + len(following.split()[0]) + 1 > MAX_LINE  # the next token would not fit
+
+
+def text_body(text: str) -> tuple[str, bytes]:
+    """The plain-text part of a message with ``text`` as sent: its transfer encoding and its
+    bytes once decoded."""
+    _, msg = round_trip(outgoing(text=text))
+    body = msg.get_body(preferencelist=("plain",))
+    return str(body["Content-Transfer-Encoding"]), body.get_payload(decode=True)
+
+
+@pytest.mark.parametrize(("text", "cte"), [
+    ("", "7bit"),
+    ("Hello\nWorld", "7bit"),  # ASCII in short lines stays readable as it is
+    ("x" * 78 + "\nend\n", "7bit"),  # 78 characters is short enough
+    ("x" * 79 + "\nend\n", "quoted-printable"),  # one longer line: encoded, ASCII reads best as QP
+    ("本月专题学习\n请按时参加\n", "base64"),  # Chinese: base64 is shorter
+    ("Agenda 的 items\n" + "plain ascii line\n" * 5, "quoted-printable"),  # mostly ASCII
+    # The choice is made over the first ten lines: an eleventh of Chinese does not change it.
+    (("a" * 30 + "\n") * 10 + "的" * 60 + "\n", "quoted-printable"),
+])
+def test_a_text_body_is_encoded_as_the_stdlib_would_and_decodes_to_the_same_lines(text, cte):
+    encoding, payload = text_body(text)
+    assert encoding == cte
+    # Every line as written, each ended by CRLF as on the wire (base64 carries them encoded);
+    # an empty text is one empty line.
+    assert payload == (b"".join(line + b"\r\n" for line in text.encode().splitlines()) or b"\r\n")
+
+
+def test_quoted_printable_wins_a_tie_with_base64():
+    """Over the first ten lines, as the stdlib decides: base64 only when it is shorter."""
+    for ascii_part, chinese in itertools.product(range(40), range(1, 12)):
+        sample = ("a" * ascii_part + "的" * chinese).encode()
+        if len(binascii.b2a_qp(sample + b"\n", istext=True)) == len(binascii.b2a_base64(sample + b"\r\n")):
+            break
+    else:
+        pytest.fail("no tie found")
+    assert text_body(sample.decode())[0] == "quoted-printable"
+
+
+def test_a_long_or_spaceless_ascii_subject_is_folded_or_encoded_within_78_characters():
+    for subject in ("word " * 30, "x" * 70, "x" * 69, "a b " * 18 + "abc"):
+        raw, msg = round_trip(outgoing(subject=subject.strip()))
+        assert all(len(line) <= MAX_LINE for line in header_lines(raw)), subject
+        assert msg["Subject"] == subject.strip()
