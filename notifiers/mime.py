@@ -294,7 +294,7 @@ def _unstructured(name: str, text: str) -> list[str]:
         lines, fits = _fill(name, text.split(" "))
         if fits:
             return lines
-    words = _encoded_words(text, MAX_LINE - len(name) - 2) if text else []
+    words = _encoded_words(text, MAX_LINE - len(name) - 2)  # (an empty text took the first way)
     return _fill(name, words)[0]
 
 

@@ -21,6 +21,7 @@ from notifiers.mime import (
     MAX_WORD,
     _encoded_words,
     _fill,
+    _unstructured,
     build_email,
     clean,
     clean_name,
@@ -125,6 +126,7 @@ def test_unusable_recipient_is_a_permanent_transport_error(address):
     with pytest.raises(TransportError) as caught:
         build_email(outgoing(to_address=address), "p@example.gov.cn")
     assert caught.value.permanent
+    assert caught.value.message.startswith(f"Recipient address {address!r} ")  # whose address, in the log
     assert "\n" not in caught.value.message  # the refusal is one log line
 
 
@@ -218,7 +220,45 @@ def test_quoted_printable_wins_a_tie_with_base64():
 
 
 def test_a_long_or_spaceless_ascii_subject_is_folded_or_encoded_within_78_characters():
-    for subject in ("word " * 30, "x" * 70, "x" * 69, "a b " * 18 + "abc"):
+    for subject in ("word " * 30, "x" * 70, "x" * 69, "a b " * 18 + "abc", "two  spaces " * 8):
         raw, msg = round_trip(outgoing(subject=subject.strip()))
         assert all(len(line) <= MAX_LINE for line in header_lines(raw)), subject
         assert msg["Subject"] == subject.strip()
+
+
+def test_the_from_name_is_the_senders_own_else_the_messages():
+    """PLANBELL_MAIL_FROM's display name wins; without one, the message's (the office's name)."""
+    def sender(mail_from, from_name):
+        return round_trip(outgoing(from_name=from_name), mail_from)[1]["From"].addresses[0]
+
+    assert (sender("p@example.gov.cn", "市委政研室").display_name, sender("p@example.gov.cn", "市委政研室").addr_spec) == \
+        ("市委政研室", "p@example.gov.cn")
+    assert sender("planbell <p@example.gov.cn>", "市委政研室").display_name == "planbell"
+    assert sender("p@example.gov.cn", None).display_name == ""
+
+
+def test_each_header_is_written_once():
+    raw, _ = round_trip(outgoing(reply_to="office@example.gov.cn", occurrence_ids=("a/1",)))
+    names = [line.split(":", 1)[0].lower() for line in header_lines(raw) if not line.startswith(" ")]
+    assert len(names) == len(set(names)), names
+    assert {"from", "to", "reply-to", "subject", "date", "message-id", "x-planbell-key"} <= set(names)
+
+
+@pytest.mark.parametrize("subject", ["本月专题学习请按时参加并提交心得体会" * 3, "a的" * 40, "😀" * 30])
+def test_an_encoded_subjects_first_line_is_filled_as_far_as_78_characters_allow(subject):
+    raw, msg = round_trip(outgoing(subject=subject))
+    lines = [line for line in header_lines(raw) if line.startswith("Subject:")]
+    first = lines[0]
+    word = first.removeprefix("Subject: ")
+    share = base64.b64decode(word[len("=?utf-8?b?"):-2]).decode()
+    following = subject[len(share)]
+    fuller = "Subject: =?utf-8?b?" + base64.b64encode((share + following).encode()).decode() + "?="
+    assert len(first) <= MAX_LINE < len(fuller)
+    assert msg["Subject"] == subject
+
+
+def test_a_headers_first_encoded_word_takes_all_the_room_its_line_has():
+    """"X-Ab: " leaves 72 characters: exactly one word of 15 Chinese characters (45 bytes)."""
+    lines = _unstructured("X-Ab", "的" * 40)
+    assert len(lines[0]) == MAX_LINE
+    assert base64.b64decode(lines[0].removeprefix("X-Ab: =?utf-8?b?")[:-2]).decode() == "的" * 15
