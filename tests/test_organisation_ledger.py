@@ -212,14 +212,19 @@ def test_the_digest_ledger_kept_between_batches_is_read_again_after_a_check_off(
     engine.dispose()
 
 
-def test_the_overview_counts_each_branchs_duties_and_those_due_before_go_live(tmp_path):
+def synced_on_march_25(tmp_path, go_live: str):
+    """The office of tests/orgplan.py synced by `planbell status` on 25 March: its plan, roster,
+    that day and an engine on its database."""
     schedules, roster_file = orgplan.write(tmp_path)
     db = f"sqlite:///{tmp_path / 'planbell.db'}"
     with freeze_time(MARCH_25):
-        assert run_cli("status", schedules=schedules, roster=roster_file, database_url=db, go_live="2026-03-01").code == 0
+        assert run_cli("status", schedules=schedules, roster=roster_file, database_url=db, go_live=go_live).code == 0
     schedule = load_schedule(schedules, roster_file)
-    plan, roster, today = schedule.plans[0], schedule.roster, date(2026, 3, 25)
-    engine = create_engine(db)
+    return schedule.plans[0], schedule.roster, date(2026, 3, 25), create_engine(db)
+
+
+def test_the_overview_counts_each_branchs_duties_and_those_due_before_go_live(tmp_path):
+    plan, roster, today, engine = synced_on_march_25(tmp_path, go_live="2026-03-01")
     with Session(engine) as session:
         result = digest.overview(session, plan, roster, today, datetime(2026, 3, 18, tzinfo=UTC))
         occurrences = list(session.scalars(select(OccurrenceRow)))
@@ -240,14 +245,8 @@ def test_the_overview_counts_each_branchs_duties_and_those_due_before_go_live(tm
 def test_the_overview_adds_up_each_items_done_and_skipped_duties_over_branches_and_due_dates(tmp_path):
     """An item's counts are the sum over its branches and over duties due before today or not:
     one branch's or one day's figure never stands for the item's."""
-    schedules, roster_file = orgplan.write(tmp_path)
-    db = f"sqlite:///{tmp_path / 'planbell.db'}"
-    with freeze_time(MARCH_25):
-        assert run_cli("status", schedules=schedules, roster=roster_file, database_url=db, go_live="2026-01-01").code == 0
-    schedule = load_schedule(schedules, roster_file)
-    plan, roster, today = schedule.plans[0], schedule.roster, date(2026, 3, 25)
+    plan, roster, today, engine = synced_on_march_25(tmp_path, go_live="2026-01-01")
     now = datetime(2026, 3, 25, 7, tzinfo=UTC)
-    engine = create_engine(db)
     with Session(engine) as session, session.begin():
         for branch in ("b1", "b2"):
             mine = sorted((o for o in session.scalars(select(OccurrenceRow)) if o.branch == branch),
