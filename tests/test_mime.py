@@ -238,7 +238,9 @@ def test_the_from_name_is_the_senders_own_else_the_messages():
 
 
 def test_each_header_is_written_once():
-    raw, _ = round_trip(outgoing(reply_to="office@example.gov.cn", occurrence_ids=("a/1",)))
+    raw, msg = round_trip(outgoing(reply_to="office@example.gov.cn", occurrence_ids=("a/1",)))
+    # RFC 3834: vacation responders and ticket systems do not answer a reminder.
+    assert msg["Auto-Submitted"] == "auto-generated"
     names = [line.split(":", 1)[0].lower() for line in header_lines(raw) if not line.startswith(" ")]
     assert len(names) == len(set(names)), names
     assert {"from", "to", "reply-to", "subject", "date", "message-id", "x-planbell-key"} <= set(names)
