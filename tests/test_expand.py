@@ -270,3 +270,30 @@ def test_period_labels(cadence, count):
 def test_cadence_may_be_written_in_chinese(tmp_path, word, count):
     plan = plan_from(tmp_path, DUTY + f"  every: {word}\n")
     assert len(expand(plan, *YEAR)) == count
+
+
+def test_a_weekly_duty_due_before_the_monthly_one_is_capped_by_the_month_its_week_ends_in(tmp_path):
+    """`before: X` caps a period by X's period that holds the period's last day: the week ending
+    on Sunday 1 March is capped by March's report, not February's; the last week of 2026,
+    ending on 3 January 2027, lies in none of the year's months and keeps its own due date."""
+    plan = plan_from(tmp_path, """\
+        - id: monthly-report
+          item: 1
+          title: 月度报告
+          source: 测试
+          owner: sec
+          every: month
+          due: {workday: 5}
+        - id: weekly-notes
+          item: 1
+          title: 周记
+          source: 测试
+          owner: sec
+          every: week
+          due: {after: 10wd, before: monthly-report}
+        """)
+    reports = {o.period: o.due for o in expand(plan, *WIDE) if o.obligation == "monthly-report"}
+    weeks = {o.period: o.due for o in expand(plan, *WIDE) if o.obligation == "weekly-notes"}
+    assert reports["2026-03"] == date(2026, 3, 6)
+    assert weeks["2026-W09"] == date(2026, 3, 5)  # ends 1 March; 10 working days on is 13 March
+    assert weeks["2026-W53"] == date(2027, 1, 15)  # ends 3 January 2027: 10 working days on
