@@ -11,7 +11,7 @@ from dateutil import rrule as dateutil_rrule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.plan.expand import expand, for_person
+from daemon.plan.expand import _capped, expand, for_person
 from daemon.plan.loader import load_plan_file
 from daemon.plan.model import (
     Cadence,
@@ -24,7 +24,7 @@ from daemon.plan.model import (
     Roster,
     Shift,
 )
-from daemon.plan.periods import periods_of
+from daemon.plan.periods import Period, periods_of
 from daemon.plan.workdays import WorkdayCalendar
 
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
@@ -190,9 +190,12 @@ def test_window_keeps_exactly_the_occurrences_due_inside_it(tmp_path):
 
 
 def test_target_progress_reports_fall_on_the_last_working_day_of_each_quarter(tmp_path):
-    extra = "targets:\n  - {id: docs, item: 4, title: 审核文稿, source: 全年审核文稿不少于500篇, at_least: 500, unit: 篇, owner: sec}\n"
+    extra = ("targets:\n  - {id: docs, item: 4, title: 审核文稿, source: 全年审核文稿不少于500篇, at_least: 500, unit: 篇, "
+             "owner: sec, basis: 按室务会要求分季度报送}\n")
     plan = plan_from(tmp_path, DUTY + "  every: year\n", extra)
     reports = [o for o in expand(plan, *YEAR) if o.kind == "report"]
+    # Each report request carries the target's words and why it is asked for (its basis).
+    assert {(o.title, o.source, o.basis) for o in reports} == {("审核文稿", "全年审核文稿不少于500篇", "按室务会要求分季度报送")}
     assert [(o.id, o.due) for o in reports] == [
         ("docs/2026-Q1", date(2026, 3, 31)), ("docs/2026-Q2", date(2026, 6, 30)),
         ("docs/2026-Q3", date(2026, 9, 30)), ("docs/2026-Q4", date(2026, 12, 31)),
@@ -297,3 +300,11 @@ def test_a_weekly_duty_due_before_the_monthly_one_is_capped_by_the_month_its_wee
     assert reports["2026-03"] == date(2026, 3, 6)
     assert weeks["2026-W09"] == date(2026, 3, 5)  # ends 1 March; 10 working days on is 13 March
     assert weeks["2026-W53"] == date(2027, 1, 15)  # ends 3 January 2027: 10 working days on
+
+
+def test_a_due_date_on_the_capping_duties_own_day_moves_to_the_working_day_before():
+    """`before: X` means before X's due date, not on it."""
+    march = Period("2026-03", date(2026, 3, 1), date(2026, 3, 31))
+    cap = [(march, date(2026, 3, 6))]
+    assert _capped(date(2026, 3, 6), march, cap, CAL) == date(2026, 3, 5)
+    assert _capped(date(2026, 3, 5), march, cap, CAL) == date(2026, 3, 5)
