@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ from daemon.plan.model import (
     Shift,
 )
 from daemon.plan.periods import Period, periods_of
+from daemon.plan.schedule import load_schedule
 from daemon.plan.workdays import WorkdayCalendar
+from tests import orgplan
 
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 WIDE = (date(2025, 12, 1), date(2027, 1, 31))  # weeks and shifts may cross New Year
@@ -196,6 +199,9 @@ def test_target_progress_reports_fall_on_the_last_working_day_of_each_quarter(tm
     reports = [o for o in expand(plan, *YEAR) if o.kind == "report"]
     # Each report request carries the target's words and why it is asked for (its basis).
     assert {(o.title, o.source, o.basis) for o in reports} == {("审核文稿", "全年审核文稿不少于500篇", "按室务会要求分季度报送")}
+    # It opens a week before it is due (Q1's on 24 March), is reminded of the day before, and
+    # names no lead when nobody holds the owner's role (this plan has no roster).
+    assert {(o.due - o.opens, o.remind_days, o.lead) for o in reports} == {(timedelta(days=7), (1,), None)}
     assert [(o.id, o.due) for o in reports] == [
         ("docs/2026-Q1", date(2026, 3, 31)), ("docs/2026-Q2", date(2026, 6, 30)),
         ("docs/2026-Q3", date(2026, 9, 30)), ("docs/2026-Q4", date(2026, 12, 31)),
@@ -308,3 +314,20 @@ def test_a_due_date_on_the_capping_duties_own_day_moves_to_the_working_day_befor
     cap = [(march, date(2026, 3, 6))]
     assert _capped(date(2026, 3, 6), march, cap, CAL) == date(2026, 3, 5)
     assert _capped(date(2026, 3, 5), march, cap, CAL) == date(2026, 3, 5)
+
+
+def test_report_requests_name_who_reports_and_a_per_person_ones_branch(tmp_path):
+    """An office target's request is led by the first holder of its owner role; a per-person
+    target asks each holder for their own figure, in their own branch."""
+    schedule = load_schedule(*orgplan.write(tmp_path))
+    plan, roster = schedule.plans[0], schedule.roster
+    march = [o for o in expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+             if o.kind == "report" and o.period == "2026-03"]
+    staff = roster.with_role("staff")
+    assert sorted((o.id, o.assignees, o.lead, o.branch) for o in march) == sorted(
+        (f"research-days/2026-03/{p.id}", (p.id,), p.id, p.branch) for p in staff)
+    assert {o.branch for o in march} == {"b1", "b2", None}
+    office = replace(plan, targets=tuple(replace(t, per=None) for t in plan.targets))
+    [shared] = [o for o in expand(office, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+                if o.kind == "report" and o.period == "2026-03"]
+    assert shared.assignees == tuple(p.id for p in staff) and shared.lead == staff[0].id and len(staff) > 1
