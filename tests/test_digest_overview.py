@@ -8,12 +8,13 @@ The small plan of tests/smallplan.py synced into a SQLite file, its ledger set b
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from daemon import digest, ledger
+from daemon.config import load_settings
 from daemon.outbox import enqueue
 from daemon.plan.schedule import load_schedule
 from daemon.progress import Paces, Progress, TargetPace
@@ -147,3 +148,11 @@ def test_target_paces_say_the_comparison_the_entries_and_a_pace_only_for_yearly_
     assert everyone[titles["grassroots-research-days"]].expected is None
     assert paces[titles["grassroots-research-days"]].own and paces[titles["grassroots-research-days"]].expected == 0
     assert everyone[titles["party-building-budget"]].expected is not None
+
+
+@pytest.mark.parametrize("send_empty", [True, False])
+def test_the_digest_settings_are_the_operators(tmp_path, send_empty):
+    files = write_plan(tmp_path)
+    settings = load_settings(schedules=files.schedules, roster=files.roster, digest="daily", digest_at="07:45",
+                             digest_send_empty=send_empty)
+    assert digest.digest_settings(settings) == digest.DigestSettings("daily", time(7, 45), send_empty)
