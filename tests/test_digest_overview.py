@@ -8,7 +8,7 @@ The small plan of tests/smallplan.py synced into a SQLite file, its ledger set b
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -17,8 +17,10 @@ from daemon import digest, ledger
 from daemon.config import load_settings
 from daemon.outbox import enqueue
 from daemon.plan.schedule import load_schedule
+from daemon.plan.workdays import WorkdayCalendar
 from daemon.progress import Paces, Progress, TargetPace
 from daemon.store.tables import DeliveryRow, MessageRow
+from tests import orgplan
 from tests.clirun import bundled_schedule
 from tests.smallplan import at, make_service, write_plan
 
@@ -156,3 +158,33 @@ def test_the_digest_settings_are_the_operators(tmp_path, send_empty):
     settings = load_settings(schedules=files.schedules, roster=files.roster, digest="daily", digest_at="07:45",
                              digest_send_empty=send_empty)
     assert digest.digest_settings(settings) == digest.DigestSettings("daily", time(7, 45), send_empty)
+
+
+def test_digests_are_planned_for_everyone_with_an_address_and_the_overview_for_the_admins(tmp_path):
+    """Daily: every working day (the 调休 Sunday 4 January too) at the set time in Shanghai;
+    weekly: the first working day of each ISO week. A person without an email address gets
+    none, and the people after them still do."""
+    no_address = "  - {id: nomail, name: 无邮箱, branch: b1, roles: [members, staff]}\n"
+    roster_text = orgplan.ROSTER.replace("roles: [party-secretary, members, staff]}\n",
+                                         "roles: [party-secretary, members, staff]}\n" + no_address, 1)
+    schedule = load_schedule(*orgplan.write(tmp_path, roster=roster_text))
+    plan, roster = schedule.plans[0], schedule.roster
+    cal = WorkdayCalendar(plan.calendar)
+    addressed = [p.id for p in roster.people if p.email]
+    assert "nomail" in {p.id for p in roster.people} - set(addressed) and roster.people[1].id == "nomail"
+
+    daily = digest.plan_digests([(plan, cal)], roster, digest.DigestSettings("daily", time(8, 30)))
+    workdays = cal.workdays_in(date(2026, 1, 1), date(2026, 12, 31))
+    assert workdays[0] == date(2026, 1, 4)
+    expected = {f"digest:personal:{p}:{d.isoformat()}:email" for p in addressed for d in workdays}
+    expected |= {f"digest:overview:m1b:{d.isoformat()}:email" for d in workdays}  # m1b is the admin
+    assert set(daily) == expected
+    first = daily["digest:overview:m1b:2026-01-04:email"]
+    assert (first.person, first.channel, first.send_at) == ("m1b", "email", datetime(2026, 1, 4, 0, 30, tzinfo=UTC))
+    assert first.items == [{"scope": "overview", "label": "2026-01-04", "year": 2026}]
+
+    weekly = digest.plan_digests([(plan, cal)], roster, digest.DigestSettings("weekly", time(8, 30)))
+    # (the week of the Spring Festival, 16 to 22 February, has no working day: no digest)
+    assert {k.split(":")[3] for k in weekly} == {f"2026-W{w:02d}" for w in range(1, 54)} - {"2026-W08"}
+    assert weekly["digest:personal:boss:2026-W01:email"].send_at == datetime(2026, 1, 4, 0, 30, tzinfo=UTC)
+    assert digest.plan_digests([(plan, cal)], roster, digest.DigestSettings("off", time(8, 30))) == {}
