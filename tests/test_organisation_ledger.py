@@ -140,6 +140,10 @@ def test_two_events_of_a_day_are_two_duties_in_agenda_ics_and_ledger(office):
     assert [s for s in summaries if "政治纪律交底" in s] == [
         "调研前政治纪律交底:《政府工作报告》起草", "调研前政治纪律交底:营商环境课题"]
     assert status(office.db, "briefing/2026-03-10.2") == "open"
+    # The ledger's duty (what reminders, digests and the workbench show) has the event's title.
+    synced = {o.id: o.title for o in rows(office.db, OccurrenceRow, OccurrenceRow.obligation == "briefing")}
+    assert synced == {"briefing/2026-03-10": "调研前政治纪律交底:《政府工作报告》起草",
+                      "briefing/2026-03-10.2": "调研前政治纪律交底:营商环境课题"}
 
 
 def test_a_simulated_month_brings_a_secretary_one_message_listing_their_talks(office):
