@@ -112,6 +112,29 @@ def test_a_retired_duty_keeps_what_is_past_due_cancels_what_is_to_come_and_comes
     assert "reminder:li-na:2026-04-17:email" in after_return  # April's report, 7 days ahead
 
 
+def test_a_duty_that_comes_back_changed_is_open_again_as_it_now_reads(tmp_path, smtp_server):
+    """Retired in March, back in April with a new title and due day: every row, the reopened
+    ones too, is open and reads as the duty now does."""
+    files = write_plan(tmp_path)
+    service = make_service(files, smtp_server.port)
+    changed = PLAN_YAML.replace("title: 月度工作报告", "title: 月度工作情况报告").replace("due: {day: 25}", "due: {day: 20}")
+    assert changed.count("月度工作情况报告") == 1 and changed != PLAN_YAML
+    with freeze_time(at(date(2026, 1, 1))) as frozen:
+        service.start(at(date(2026, 1, 1)))
+        frozen.move_to(at(date(2026, 3, 3), time(15, 0)))
+        files.plan.write_text(RETIRED_YAML, encoding="utf-8")
+        assert service.reload(at(date(2026, 3, 3), time(15, 0))) is True
+        frozen.move_to(BACK_ON)
+        files.plan.write_text(changed, encoding="utf-8")
+        assert service.reload(BACK_ON) is True
+    with service.sessions() as session:
+        rows = session.scalars(select(OccurrenceRow).where(OccurrenceRow.obligation == "monthly-report")).all()
+    service.engine.dispose()
+    later = [r for r in rows if r.period >= "2026-04"]
+    assert later and {(r.status, r.title) for r in later} == {("open", "月度工作情况报告")}
+    assert {r.due.day for r in later} <= {17, 18, 19, 20}  # the 20th, or the working day before it
+
+
 RETIRED_STUDY = "monthly-report/2026-06"
 
 
