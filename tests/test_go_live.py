@@ -174,3 +174,44 @@ def test_bulk_done_of_prelive_occurrences_records_each(tmp_path):
         audits = session.scalars(select(AuditRow).where(AuditRow.action == "done")).all()
     engine.dispose()
     assert sorted(a.subject for a in audits) == sorted(done)
+
+
+def test_moving_go_live_earlier_owes_again_what_fell_due_since_but_not_before_a_duty_was_added(tmp_path):
+    """Go-live moved from 1 March back to 1 January: January's and February's duties are owed
+    after all, each row saying when it changed, and the refresh counts them; a duty added on
+    10 November still owes nothing from before that day."""
+    files = write_plan(tmp_path)
+
+    def service(go_live: str) -> Service:
+        settings = load_settings(schedules=files.schedules, roster=files.roster, digest="off", go_live=go_live,
+                                 database_url=f"sqlite:///{files.database}", maildir=tmp_path / "mail")
+        return Service(settings, {"email": MaildirNotifier(tmp_path / "mail", settings.mail_from)}, instance="test")
+
+    first = service("2026-03-01")
+    first.start(at(date(2026, 3, 2)))
+    files.plan.write_text(files.plan.read_text(encoding="utf-8") + """
+  - id: weekly-briefing
+    item: 1
+    title: 每周工作简报
+    source: 每周报送工作简报
+    every: week
+    owner: office
+""", encoding="utf-8")
+    added = date(2026, 11, 10)
+    assert first.reload(at(added, time(10, 0)))
+    before = rows(first)
+    first.engine.dispose()
+
+    moved_at = at(date(2026, 11, 11), time(10, 0))
+    again = service("2026-01-01")
+    result = again.start(moved_at)
+    after = rows(again)
+    again.engine.dispose()
+
+    owed_again = {i for i, r in after.items() if before[i].status == "prelive" and r.status == "open"}
+    assert owed_again and all(after[i].due < date(2026, 3, 1) for i in owed_again)
+    assert owed_again == {i for i, r in before.items() if r.status == "prelive" and r.obligation != "weekly-briefing"}
+    assert {after[i].updated_at.replace(tzinfo=None) for i in owed_again} == {moved_at.replace(tzinfo=None)}
+    assert result.sync.prelive == len(owed_again)
+    briefings = [r for r in after.values() if r.obligation == "weekly-briefing"]
+    assert {r.status for r in briefings if r.due < added} == {"prelive"}
