@@ -206,12 +206,15 @@ def test_moving_go_live_earlier_owes_again_what_fell_due_since_but_not_before_a_
     again = service("2026-01-01")
     result = again.start(moved_at)
     after = rows(again)
+    with again.sessions() as session:  # stored as any time is: a query by time finds them
+        stamped = set(session.scalars(select(OccurrenceRow.id).where(OccurrenceRow.updated_at == moved_at)))
     again.engine.dispose()
 
     owed_again = {i for i, r in after.items() if before[i].status == "prelive" and r.status == "open"}
     assert owed_again and all(after[i].due < date(2026, 3, 1) for i in owed_again)
     assert owed_again == {i for i, r in before.items() if r.status == "prelive" and r.obligation != "weekly-briefing"}
     assert {after[i].updated_at.replace(tzinfo=None) for i in owed_again} == {moved_at.replace(tzinfo=None)}
+    assert stamped == owed_again
     assert result.sync.prelive == len(owed_again)
     briefings = [r for r in after.values() if r.obligation == "weekly-briefing"]
     assert {r.status for r in briefings if r.due < added} == {"prelive"}
