@@ -16,6 +16,7 @@ import pytest
 from daemon import digest, ledger
 from daemon.config import load_settings
 from daemon.outbox import enqueue
+from daemon.plan.model import CalendarSpec
 from daemon.plan.schedule import load_schedule
 from daemon.plan.workdays import WorkdayCalendar
 from daemon.progress import Paces, Progress, TargetPace
@@ -188,3 +189,14 @@ def test_digests_are_planned_for_everyone_with_an_address_and_the_overview_for_t
     assert {k.split(":")[3] for k in weekly} == {f"2026-W{w:02d}" for w in range(1, 54)} - {"2026-W08"}
     assert weekly["digest:personal:boss:2026-W01:email"].send_at == datetime(2026, 1, 4, 0, 30, tzinfo=UTC)
     assert digest.plan_digests([(plan, cal)], roster, digest.DigestSettings("off", time(8, 30))) == {}
+
+
+def test_weekly_digest_days_take_each_weeks_own_first_working_day_to_the_years_last_monday():
+    """A week with no working day (here 7 to 11 December made holidays) has no digest, not the
+    next Monday's; and in 2029, whose 31 December is a Monday, that day starts the last week."""
+    holidays = frozenset(date(2026, 12, d) for d in range(7, 12))
+    cal = WorkdayCalendar(CalendarSpec(extra_holidays=holidays))
+    days = dict(digest.digest_days(SimpleNamespace(year=2026), cal, "weekly"))
+    assert "2026-W50" not in days and days["2026-W51"] == date(2026, 12, 14)
+    days_2029 = digest.digest_days(SimpleNamespace(year=2029), WorkdayCalendar(CalendarSpec()), "weekly")
+    assert days_2029[-1] == ("2030-W01", date(2029, 12, 31))

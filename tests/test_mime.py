@@ -264,3 +264,17 @@ def test_a_headers_first_encoded_word_takes_all_the_room_its_line_has():
     lines = _unstructured("X-Ab", "的" * 40)
     assert len(lines[0]) == MAX_LINE
     assert base64.b64decode(lines[0].removeprefix("X-Ab: =?utf-8?b?")[:-2]).decode() == "的" * 15
+
+
+def test_reply_to_is_a_bare_address_and_a_bad_one_is_refused_naming_the_setting():
+    raw, msg = round_trip(outgoing(reply_to="office@example.gov.cn"))
+    assert "Reply-To: office@example.gov.cn" in header_lines(raw)
+    with pytest.raises(TransportError) as caught:
+        build_email(outgoing(reply_to="office at example"), "p@example.gov.cn")
+    assert caught.value.message.startswith("Reply-To (PLANBELL_REPLY_TO) address 'office at example' ")
+
+
+def test_a_long_ascii_subject_is_folded_at_its_spaces_and_stays_readable():
+    raw, _ = round_trip(outgoing(subject="Quarterly report " * 8))
+    subject = [line for line in header_lines(raw) if line.startswith(("Subject:", " Quarterly", " report"))]
+    assert len(subject) > 1 and not any("=?" in line for line in subject)
