@@ -26,6 +26,15 @@ from tests.smallplan import at, run_days, write_plan
 
 FIRST_DAY = date(2026, 11, 27)  # a Friday: the office installs planbell
 FIRST_MONDAY = date(2026, 11, 30)
+# A duty added to the small plan of tests/smallplan.py in November.
+WEEKLY_BRIEFING = """
+  - id: weekly-briefing
+    item: 1
+    title: 每周工作简报
+    source: 每周报送工作简报
+    every: week
+    owner: office
+"""
 
 
 def read_maildir(path) -> list[email.message.EmailMessage]:
@@ -124,14 +133,7 @@ def test_a_duty_added_in_november_owes_only_what_falls_due_from_that_day(tmp_pat
     service = Service(settings, {"email": MaildirNotifier(tmp_path / "mail", settings.mail_from)})
     service.start(at(date(2026, 1, 5)))
     added = date(2026, 11, 10)
-    files.plan.write_text(files.plan.read_text(encoding="utf-8") + """
-  - id: weekly-briefing
-    item: 1
-    title: 每周工作简报
-    source: 每周报送工作简报
-    every: week
-    owner: office
-""", encoding="utf-8")
+    files.plan.write_text(files.plan.read_text(encoding="utf-8") + WEEKLY_BRIEFING, encoding="utf-8")
     assert service.reload(at(added, time(10, 0)))
     stored = rows(service)
     briefings = {i: r for i, r in stored.items() if r.obligation == "weekly-briefing"}
@@ -189,14 +191,7 @@ def test_moving_go_live_earlier_owes_again_what_fell_due_since_but_not_before_a_
 
     first = service("2026-03-01")
     first.start(at(date(2026, 3, 2)))
-    files.plan.write_text(files.plan.read_text(encoding="utf-8") + """
-  - id: weekly-briefing
-    item: 1
-    title: 每周工作简报
-    source: 每周报送工作简报
-    every: week
-    owner: office
-""", encoding="utf-8")
+    files.plan.write_text(files.plan.read_text(encoding="utf-8") + WEEKLY_BRIEFING, encoding="utf-8")
     added = date(2026, 11, 10)
     assert first.reload(at(added, time(10, 0)))
     before = rows(first)
