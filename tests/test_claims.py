@@ -40,7 +40,8 @@ def outbox(service) -> dict[str, MessageRow]:
 
 def test_a_claim_takes_what_has_waited_longest_first_at_most_a_batch_and_leases_it(tmp_path, monkeypatch):
     service = office(tmp_path)
-    keys = sorted(outbox(service), key=lambda k: outbox(service)[k].id)
+    queued = outbox(service)
+    keys = sorted(queued, key=lambda k: queued[k].id)
     assert len(keys) == 3
     # The newest row has waited longest (a retry due earlier); the two others are due together.
     waited = {keys[2]: NOW - timedelta(minutes=5), keys[0]: NOW, keys[1]: NOW}
@@ -89,7 +90,8 @@ def test_a_leased_message_is_claimed_again_only_when_its_lease_has_run_out_and_t
 
 def test_a_claim_on_postgresql_passes_over_rows_another_instance_is_claiming_without_waiting(tmp_path, postgres_url):
     service = office(tmp_path, database_url=postgres_url)
-    keys = sorted(outbox(service), key=lambda k: outbox(service)[k].id)
+    queued = outbox(service)
+    keys = sorted(queued, key=lambda k: queued[k].id)
     claimed: list[list[str]] = []
     with service.engine.connect() as other:  # another instance, in the middle of its claim
         other.begin()
