@@ -31,3 +31,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # APScheduler logs every job run at INFO (a line every poll): operators want our lines.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic names each of its plugins at INFO on every start; its migration lines stay.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
