@@ -174,6 +174,14 @@ def test_per_event_duties_come_from_recorded_events(tmp_path):
     ]
 
 
+def test_a_reply_to_an_event_is_due_working_days_after_it_counting_the_national_day_make_up_saturday(tmp_path):
+    # Recorded on Wed 30 Sep: 1–7 Oct are off; 8 Oct, 9 Oct, Sat 10 Oct (调休), 12 Oct, 13 Oct.
+    plan = plan_from(tmp_path, DUTY + "  every: per-event\n  due: {after: 5wd}\n")
+    [occ] = expand(plan, *YEAR, events=[Event("d", date(2026, 9, 30))])
+    assert (occ.id, occ.opens, occ.nominal_due, occ.due) == (
+        "d/2026-09-30", date(2026, 9, 30), date(2026, 10, 13), date(2026, 10, 13))
+
+
 def test_rrule_obligations_match_dateutil_on_the_same_rule(tmp_path):
     rules = ["FREQ=MONTHLY;BYMONTHDAY=15", "FREQ=WEEKLY;BYDAY=TU,TH;INTERVAL=2",
              "FREQ=MONTHLY;BYDAY=-1FR", "FREQ=YEARLY;BYMONTH=3,9;BYMONTHDAY=1"]
