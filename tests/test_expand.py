@@ -12,7 +12,7 @@ from dateutil import rrule as dateutil_rrule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.plan.expand import _capped, expand, for_person
+from daemon.plan.expand import _capped, _shift, expand, for_person
 from daemon.plan.loader import load_plan_file
 from daemon.plan.model import (
     Cadence,
@@ -162,6 +162,32 @@ def test_for_each_makes_one_occurrence_per_person_and_skips_talking_to_oneself(t
     assert [o.id for o in occ] == ["d/2026-03/li", "d/2026-03/wang"]
     assert all(o.assignees == ("zhang",) for o in occ)
     assert [o.id for o in for_person(occ, "li")] == ["d/2026-03/li"]
+
+
+MARCH_WEEK = Period("2026-W11", date(2026, 3, 9), date(2026, 3, 15))  # Mon–Sun, five working days
+
+
+@pytest.mark.parametrize(("rule", "day", "period", "days_off", "worked", "expected"), [
+    # An office's own day off on Tuesday: the Monday before is the week's first day, still inside.
+    (Shift.PREVIOUS, date(2026, 3, 10), MARCH_WEEK, {date(2026, 3, 10)}, set(), date(2026, 3, 9)),
+    # Sunday 30 August, "next": Monday the 31st is the month's last day, still inside.
+    (Shift.NEXT, date(2026, 8, 30), Period("2026-08", date(2026, 8, 1), date(2026, 8, 31)), set(), set(),
+     date(2026, 8, 31)),
+    # Tuesday to Friday off, "next" from Thursday leaves the week: back to its Monday instead.
+    (Shift.NEXT, date(2026, 3, 12), MARCH_WEEK, {date(2026, 3, d) for d in (10, 11, 12, 13)}, set(),
+     date(2026, 3, 9)),
+    # The whole working week off and Sunday worked (调休), "previous" from Tuesday leaves the week:
+    # on to its Sunday instead.
+    (Shift.PREVIOUS, date(2026, 3, 10), MARCH_WEEK, {date(2026, 3, d) for d in range(9, 14)}, {date(2026, 3, 15)},
+     date(2026, 3, 15)),
+    # Nothing worked in the week at all: the rule's own way, out of the period.
+    (Shift.PREVIOUS, date(2026, 3, 10), MARCH_WEEK, {date(2026, 3, d) for d in range(9, 14)}, set(),
+     date(2026, 3, 6)),
+])
+def test_a_due_date_moved_off_a_day_off_stays_in_its_period_up_to_its_first_and_last_day(
+        rule, day, period, days_off, worked, expected):
+    cal = WorkdayCalendar(CalendarSpec(extra_holidays=frozenset(days_off), extra_workdays=frozenset(worked)))
+    assert _shift(day, rule, period, cal) == expected
 
 
 def test_per_event_duties_come_from_recorded_events(tmp_path):
