@@ -218,6 +218,25 @@ def test_rrule_obligations_match_dateutil_on_the_same_rule(tmp_path):
         assert [o.due for o in expand(plan, *YEAR)] == expected, rule
 
 
+def test_an_rrule_date_on_a_holiday_moves_off_it_and_keeps_the_rules_date_as_its_id(tmp_path):
+    plan = plan_from(tmp_path, DUTY + '  every: "rrule:FREQ=YEARLY;BYMONTH=5,10;BYMONTHDAY=5"\n')
+    assert [(o.id, o.period, o.due) for o in expand(plan, *YEAR)] == [
+        ("d/2026-05-05", "2026-05-05", date(2026, 4, 30)),  # 1–5 May off
+        ("d/2026-10-05", "2026-10-05", date(2026, 9, 30)),  # 1–7 October off
+    ]
+
+
+def test_a_duty_opens_its_own_number_of_days_before_it_is_due(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: month\n  due: {day: 25}\n  opens: 3d\n")
+    assert {o.period: o.opens for o in expand(plan, *YEAR)}["2026-03"] == date(2026, 3, 22)  # due Wed 25 March
+
+
+def test_a_one_off_duty_without_reminders_opens_a_week_before_it_is_due(tmp_path):
+    plan = plan_from(tmp_path, DUTY + "  every: once\n  due: 2026-06-10\n  remind: []\n")
+    [occ] = expand(plan, *YEAR)
+    assert (occ.opens, occ.due, occ.remind_days) == (date(2026, 6, 3), date(2026, 6, 10), ())
+
+
 def test_window_keeps_exactly_the_occurrences_due_inside_it(tmp_path):
     plan = plan_from(tmp_path, DUTY + "  every: month\n")
     full = expand(plan, *YEAR)
@@ -340,6 +359,30 @@ def test_a_weekly_duty_due_before_the_monthly_one_is_capped_by_the_month_its_wee
     assert reports["2026-03"] == date(2026, 3, 6)
     assert weeks["2026-W09"] == date(2026, 3, 5)  # ends 1 March; 10 working days on is 13 March
     assert weeks["2026-W53"] == date(2027, 1, 15)  # ends 3 January 2027: 10 working days on
+
+
+def test_a_weekly_report_opens_when_its_week_is_over_or_with_the_week_when_capped_inside_it(tmp_path):
+    """A report on the week opens the day after it; capped by `before` to fall inside the week
+    (on a worked Sunday, 20 September), it opens with the week instead."""
+    plan = plan_from(tmp_path, """\
+        - id: monthly-report
+          item: 1
+          title: 月度报告
+          source: 测试
+          owner: sec
+          every: month
+          due: {day: 21}
+        - id: weekly-notes
+          item: 1
+          title: 周记
+          source: 测试
+          owner: sec
+          every: week
+          due: {after: 3wd, before: monthly-report}
+        """)
+    weeks = {o.period: (o.opens, o.due) for o in expand(plan, *WIDE) if o.obligation == "weekly-notes"}
+    assert weeks["2026-W37"] == (date(2026, 9, 14), date(2026, 9, 16))  # week 7–13 Sept: 3 working days on
+    assert weeks["2026-W38"] == (date(2026, 9, 14), date(2026, 9, 20))  # capped before Mon 21 Sept
 
 
 def test_a_due_date_on_the_capping_duties_own_day_moves_to_the_working_day_before():
