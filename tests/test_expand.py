@@ -226,6 +226,13 @@ def test_an_rrule_date_on_a_holiday_moves_off_it_and_keeps_the_rules_date_as_its
     ]
 
 
+def test_a_monthly_duty_opens_with_its_month_and_a_weekly_one_with_its_week(tmp_path):
+    monthly = plan_from(tmp_path, DUTY + "  every: month\n  due: {day: 25}\n  remind: [3d]\n")
+    assert {o.period: o.opens for o in expand(monthly, *YEAR)}["2026-03"] == date(2026, 3, 1)
+    weekly = plan_from(tmp_path, DUTY + "  every: week\n  remind: [3d]\n")
+    assert {o.period: (o.opens, o.due) for o in expand(weekly, *YEAR)}["2026-W11"] == (date(2026, 3, 9), date(2026, 3, 13))
+
+
 def test_a_duty_opens_its_own_number_of_days_before_it_is_due(tmp_path):
     plan = plan_from(tmp_path, DUTY + "  every: month\n  due: {day: 25}\n  opens: 3d\n")
     assert {o.period: o.opens for o in expand(plan, *YEAR)}["2026-03"] == date(2026, 3, 22)  # due Wed 25 March
