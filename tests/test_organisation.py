@@ -101,6 +101,53 @@ def test_two_events_of_one_day_are_two_duties_each_with_its_title(schedule):
     assert all(o.assignees == ("lead-a", "lead-b") for o in found)  # an event is the office's, not a branch's
 
 
+LED_DUTIES = """
+  - id: study
+    item: 2
+    title: 支部集中学习
+    source: 支部每月组织党员集中学习
+    every: month
+    due: {day: 15}
+    owner: members
+    lead: branch-secretary
+
+  - id: life-meeting
+    item: 2
+    title: 组织生活会
+    source: 党组书记指导各支部召开组织生活会
+    every: year
+    due: {month: 12, day: 10}
+    owner: members
+    lead: party-secretary
+
+  - id: staff-report
+    item: 3
+    title: 干部述职
+    source: 全体干部每年述职
+    every: year
+    due: {month: 12, day: 10}
+    owner: staff
+    lead: office
+"""
+
+
+def test_a_duty_is_led_by_its_own_branchs_holder_of_a_branch_role_and_by_the_office_holder_of_an_office_role(tmp_path):
+    plan_text = orgplan.PLAN.replace("\ntargets:", LED_DUTIES + "\ntargets:")
+    schedule = load_schedule(*orgplan.write(tmp_path, plan_text))
+    led = {(o.obligation, o.branch): (o.lead, o.assignees[0])
+           for o in occurrences(schedule, "study") + occurrences(schedule, "life-meeting")
+           + occurrences(schedule, "staff-report") if o.period in ("2026-03", "2026")}
+    assert led == {
+        ("study", "b1"): ("sec-1", "boss"),  # the members are owed it, their own secretary leads
+        ("study", "b2"): ("sec-2", "lead-b"),
+        ("life-meeting", "b1"): ("boss", "boss"),
+        ("life-meeting", "b2"): ("boss", "boss"),  # the 党组书记 leads in a branch not their own
+        ("staff-report", None): ("clerk", "boss"),  # the office's clerk leads what all staff owe
+    }
+    (b2,) = [o for o in occurrences(schedule, "life-meeting") if o.branch == "b2"]
+    assert b2.assignees == ("boss", "lead-b", "sec-2", "m2a")  # a lead from outside is reminded too
+
+
 # --- bad input: a file:line sentence in Chinese, exit status 2 ------------------------------------
 
 
