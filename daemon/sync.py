@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from daemon.golive import OPEN, UNDECIDED, status_for
-from daemon.plan.expand import Occurrence, expand
+from daemon.plan.expand import Occurrence, expand, reach
 from daemon.plan.model import Cadence, Event
 from daemon.plan.schedule import Schedule
 from daemon.store.db import insert_many
@@ -44,8 +44,7 @@ def expected(schedule: Schedule, events: list[Event]) -> dict[str, tuple[int, Oc
     """Every occurrence of every plan's year, keyed by id, with its plan year."""
     out = {}
     for plan in schedule.plans:
-        start, end = date(plan.year - 1, 12, 1), date(plan.year + 1, 1, 31)
-        for o in expand(plan, start, end, roster=schedule.roster, events=events):
+        for o in expand(plan, *reach(plan.year), roster=schedule.roster, events=events):
             out[o.id] = (plan.year, o)
     return out
 

@@ -26,8 +26,9 @@ from daemon.plan.model import (
     Shift,
 )
 from daemon.plan.periods import Period, periods_of
-from daemon.plan.schedule import load_schedule
+from daemon.plan.schedule import Schedule, load_schedule
 from daemon.plan.workdays import WorkdayCalendar
+from daemon.sync import expected
 from tests import orgplan
 
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
@@ -250,6 +251,18 @@ def test_window_keeps_exactly_the_occurrences_due_inside_it(tmp_path):
     part = expand(plan, date(2026, 3, 1), date(2026, 5, 31))
     assert part == [o for o in full if date(2026, 3, 1) <= o.due <= date(2026, 5, 31)]
     assert expand(plan, date(2027, 1, 1), date(2027, 12, 31)) == []
+
+
+def test_a_report_on_the_year_due_next_spring_is_listed_in_its_month_and_synced(tmp_path):
+    """A year-end duty with a long `after:` falls due months into the next year; the agenda of
+    that month lists it and the daemon's expansion (what sync stores) holds it."""
+    plan = plan_from(tmp_path, DUTY + "  every: year\n  due: {after: 30wd}\n")
+    # January's 20 working days, 1–4 February, then 11–18 February after the Spring Festival.
+    assert [(o.id, o.due) for o in expand(plan, date(2027, 2, 1), date(2027, 2, 28))] == [
+        ("d/2026", date(2027, 2, 18))]
+    longest = plan_from(tmp_path, DUTY + "  every: year\n  due: {after: 99wd}\n")
+    synced = expected(Schedule(plans=(longest,), roster=Roster(), version="t"), [])
+    assert synced["d/2026"][1].due == date(2027, 5, 31)
 
 
 def test_target_progress_reports_fall_on_the_last_working_day_of_each_quarter(tmp_path):

@@ -57,8 +57,8 @@ def expand(
     calendar: WorkdayCalendar | None = None,
 ) -> list[Occurrence]:
     """Every occurrence of ``plan`` due in [start, end], sorted by due date then id."""
-    # A plan's periods lie in its year, but week 1 and shifted dates may spill a few days over.
-    if end < date(plan.year - 1, 12, 1) or start > date(plan.year + 1, 1, 31):
+    first, last = reach(plan.year)
+    if end < first or start > last:
         return []
     cal = calendar or WorkdayCalendar(plan.calendar)
     roster = roster or Roster()
@@ -85,6 +85,14 @@ def expand(
                 out.extend(_reports(target, period, due, roster))
     out.sort(key=lambda o: (o.due, o.id))
     return out
+
+
+def reach(year: int) -> tuple[date, date]:
+    """The first and last day an occurrence of a plan year can fall due. A plan's periods lie in
+    its year, but week 1 and a date moved off New Year's Day reach back into December, and a
+    report on December with `after: 99wd` (the longest the loader allows) falls due at the end of
+    the next May."""
+    return date(year - 1, 12, 1), date(year + 1, 12, 31)
 
 
 def _dated_periods(ob: Obligation, year: int, cal: WorkdayCalendar, events: Iterable[Event],
