@@ -52,6 +52,10 @@ def test_agenda_json_has_the_documented_keys(year):
         assert o["id"].startswith(o["obligation"] + "/")
     assert [(o["due"], o["id"]) for o in year] == sorted((o["due"], o["id"]) for o in year)
     assert len(set(ids(year))) == len(year)
+    assert {o["kind"] for o in year} == {"duty", "report"}
+    # A duty the plan text only implies says which rule it rests on.
+    meeting = next(o for o in year if o["obligation"] == "branch-committee-meeting")
+    assert (meeting["kind"], meeting["basis"]) == ("duty", "《中国共产党支部工作条例（试行）》第二十条:支部委员会会议一般每月召开1次")
 
 
 @freeze_time(FROZEN)

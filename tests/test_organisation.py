@@ -58,8 +58,26 @@ def test_a_one_branch_roster_expands_exactly_as_a_flat_one(tmp_path):
 
 def test_each_holder_has_their_own_occurrence_assigned_to_them_alone(schedule):
     march = [o for o in occurrences(schedule, "dispatch") if o.period == "2026-03"]
-    assert sorted((o.id, o.assignees) for o in march) == [
-        ("dispatch/2026-03/lead-a", ("lead-a",)), ("dispatch/2026-03/lead-b", ("lead-b",))]
+    assert sorted((o.id, o.assignees, o.lead, o.branch) for o in march) == [
+        ("dispatch/2026-03/lead-a", ("lead-a",), "lead-a", "b1"), ("dispatch/2026-03/lead-b", ("lead-b",), "lead-b", "b2")]
+
+
+def test_each_member_of_every_branch_has_their_own_duty_in_their_branch(tmp_path):
+    notes = """
+  - id: reading-notes
+    item: 2
+    title: 党员读书笔记
+    source: 每名党员每月撰写读书笔记
+    every: month
+    due: {day: 20}
+    owner: members
+    each: true
+"""
+    schedule = load_schedule(*orgplan.write(tmp_path, orgplan.PLAN.replace("\ntargets:", notes + "\ntargets:")))
+    march = [o for o in occurrences(schedule, "reading-notes") if o.period == "2026-03"]
+    assert sorted((o.subject or "", o.assignees, o.lead, o.branch) for o in march) == sorted(
+        ("", (p.id,), p.id, p.branch) for p in schedule.roster.with_role("members"))
+    assert {o.branch for o in march} == {"b1", "b2"} and len(march) == 8
 
 
 def test_a_monthly_bulletin_falls_due_in_the_first_week_of_the_next_month(schedule):

@@ -68,9 +68,8 @@ def expand(
     caps = {ob.due.before for ob in plan.obligations if ob.due and ob.due.before}
     out: list[Occurrence] = []
     dues: dict[str, list[tuple[Period, date]]] = {}
-    for ob in sorted(plan.obligations, key=lambda o: o.id not in caps):  # what others are capped by first
-        if ob.due and ob.due.before and ob.due.before not in dues:
-            continue  # refers to a duty not in this plan (the loader refuses that)
+    # What others are capped by first (the loader makes sure `before` names a duty with periods).
+    for ob in sorted(plan.obligations, key=lambda o: o.id not in caps):
         for period, nominal, event in _dated_periods(ob, plan.year, cal, by_obligation.get(ob.id, ()),
                                                      dues.get(ob.due.before) if ob.due and ob.due.before else None):
             due = _shift(nominal, ob.if_not_workday, period, cal)
@@ -196,16 +195,13 @@ def _occurrences(plan: Plan, ob: Obligation, period: Period, nominal: date, due:
             remind_days=ob.remind_days, escalate=ob.escalate, branch=branch,
         )
 
-    def branch_of(person_id: str, group: str | None) -> str | None:
-        if not roster.branched:
-            return None
-        person = roster.person(person_id)
-        return group or (person.branch if person else None)
+    def branch_of(person_id: str) -> str | None:  # a holder or subject: always on the roster
+        return roster.person(person_id).branch if roster.branched else None
 
     for branch, owners, leads, subjects in _groups(plan, ob, roster):
         if ob.each:  # each holder's own, checked off by that holder alone
             for holder in owners:
-                yield occurrence(holder, (holder,), holder, None, branch_of(holder, branch))
+                yield occurrence(holder, (holder,), holder, None, branch_of(holder))
             continue
         if subjects is None:
             lead = leads[0] if leads else None
@@ -219,7 +215,7 @@ def _occurrences(plan: Plan, ob: Obligation, period: Period, nominal: date, due:
             lead = next((p for p in leads if p != subject), None)
             if lead is not None and lead not in assignees:
                 assignees = (lead, *assignees)  # a lead from another role is reminded too
-            yield occurrence(subject, assignees, lead, subject, branch_of(subject, branch))
+            yield occurrence(subject, assignees, lead, subject, branch_of(subject))
 
 
 def _reports(target: Target, period: Period, due: date, roster: Roster):
