@@ -161,8 +161,23 @@ def test_for_each_makes_one_occurrence_per_person_and_skips_talking_to_oneself(t
     ))
     occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
     assert [o.id for o in occ] == ["d/2026-03/li", "d/2026-03/wang"]
-    assert all(o.assignees == ("zhang",) for o in occ)
+    assert all((o.assignees, o.lead, o.subject) == (("zhang",), "zhang", o.id.split("/")[-1]) for o in occ)
     assert [o.id for o in for_person(occ, "li")] == ["d/2026-03/li"]
+
+
+def test_a_talk_with_the_one_who_would_lead_it_has_no_lead_and_goes_to_the_others(tmp_path):
+    """谈心谈话 among the members, each talk led by the 党组书记: the talk with the 书记 himself is
+    still owed by the other members, and nobody is named to lead it."""
+    duty = DUTY.replace("owner: sec", "owner: members\n  lead: sec")
+    plan = plan_from(tmp_path, duty + "  every: month\n  for_each: members\n")
+    roster = Roster((
+        Person("zhang", "张伟", roles=("sec", "members")),
+        Person("li", "李娜", roles=("members",)),
+        Person("wang", "王强", roles=("members",)),
+    ))
+    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+    assert [(o.subject, o.assignees, o.lead) for o in occ] == [
+        ("li", ("zhang", "wang"), "zhang"), ("wang", ("zhang", "li"), "zhang"), ("zhang", ("li", "wang"), None)]
 
 
 MARCH_WEEK = Period("2026-W11", date(2026, 3, 9), date(2026, 3, 15))  # Mon–Sun, five working days
