@@ -265,6 +265,8 @@ def test_window_keeps_exactly_the_occurrences_due_inside_it(tmp_path):
     full = expand(plan, *YEAR)
     part = expand(plan, date(2026, 3, 1), date(2026, 5, 31))
     assert part == [o for o in full if date(2026, 3, 1) <= o.due <= date(2026, 5, 31)]
+    day = full[2].due  # a window of one day holds what falls due on it
+    assert expand(plan, day, day) == [full[2]]
     assert expand(plan, date(2027, 1, 1), date(2027, 12, 31)) == []
 
 
@@ -294,6 +296,7 @@ def test_target_progress_reports_fall_on_the_last_working_day_of_each_quarter(tm
         ("docs/2026-Q1", date(2026, 3, 31)), ("docs/2026-Q2", date(2026, 6, 30)),
         ("docs/2026-Q3", date(2026, 9, 30)), ("docs/2026-Q4", date(2026, 12, 31)),
     ]
+    assert [o.id for o in expand(plan, date(2026, 6, 30), date(2026, 6, 30))] == ["docs/2026-Q2"]
 
 
 # --- invariants ----------------------------------------------------------------------------
