@@ -178,6 +178,11 @@ def test_a_talk_with_the_one_who_would_lead_it_has_no_lead_and_goes_to_the_other
     occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
     assert [(o.subject, o.assignees, o.lead) for o in occ] == [
         ("li", ("zhang", "wang"), "zhang"), ("wang", ("zhang", "li"), "zhang"), ("zhang", ("li", "wang"), None)]
+    # A lead who is not one of the members is reminded of each talk too, first.
+    roster = Roster((Person("zhang", "张伟", roles=("sec",)), *roster.people[1:]))
+    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+    assert [(o.subject, o.assignees, o.lead) for o in occ] == [
+        ("li", ("zhang", "wang"), "zhang"), ("wang", ("zhang", "li"), "zhang")]
 
 
 MARCH_WEEK = Period("2026-W11", date(2026, 3, 9), date(2026, 3, 15))  # Mon–Sun, five working days
