@@ -152,14 +152,17 @@ def test_extra_holidays_and_workdays_from_the_plan_override_the_package(tmp_path
     assert got["2026-Q2"] == date(2026, 6, 20)
 
 
+# The 党组书记 zhang, who is a member too, and two other members.
+THREE_MEMBERS = Roster((
+    Person("zhang", "张伟", roles=("sec", "members")),
+    Person("li", "李娜", roles=("members",)),
+    Person("wang", "王强", roles=("members",)),
+))
+
+
 def test_for_each_makes_one_occurrence_per_person_and_skips_talking_to_oneself(tmp_path):
     plan = plan_from(tmp_path, DUTY + "  every: month\n  for_each: members\n")
-    roster = Roster((
-        Person("zhang", "张伟", roles=("sec", "members")),
-        Person("li", "李娜", roles=("members",)),
-        Person("wang", "王强", roles=("members",)),
-    ))
-    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=THREE_MEMBERS)
     assert [o.id for o in occ] == ["d/2026-03/li", "d/2026-03/wang"]
     assert all((o.assignees, o.lead, o.subject) == (("zhang",), "zhang", o.id.split("/")[-1]) for o in occ)
     assert [o.id for o in for_person(occ, "li")] == ["d/2026-03/li"]
@@ -170,16 +173,11 @@ def test_a_talk_with_the_one_who_would_lead_it_has_no_lead_and_goes_to_the_other
     still owed by the other members, and nobody is named to lead it."""
     duty = DUTY.replace("owner: sec", "owner: members\n  lead: sec")
     plan = plan_from(tmp_path, duty + "  every: month\n  for_each: members\n")
-    roster = Roster((
-        Person("zhang", "张伟", roles=("sec", "members")),
-        Person("li", "李娜", roles=("members",)),
-        Person("wang", "王强", roles=("members",)),
-    ))
-    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
+    occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=THREE_MEMBERS)
     assert [(o.subject, o.assignees, o.lead) for o in occ] == [
         ("li", ("zhang", "wang"), "zhang"), ("wang", ("zhang", "li"), "zhang"), ("zhang", ("li", "wang"), None)]
     # A lead who is not one of the members is reminded of each talk too, first.
-    roster = Roster((Person("zhang", "张伟", roles=("sec",)), *roster.people[1:]))
+    roster = Roster((Person("zhang", "张伟", roles=("sec",)), *THREE_MEMBERS.people[1:]))
     occ = expand(plan, date(2026, 3, 1), date(2026, 3, 31), roster=roster)
     assert [(o.subject, o.assignees, o.lead) for o in occ] == [
         ("li", ("zhang", "wang"), "zhang"), ("wang", ("zhang", "li"), "zhang")]
@@ -377,26 +375,32 @@ def test_cadence_may_be_written_in_chinese(tmp_path, word, count):
     assert len(expand(plan, *YEAR)) == count
 
 
-def test_a_weekly_duty_due_before_the_monthly_one_is_capped_by_the_month_its_week_ends_in(tmp_path):
-    """`before: X` caps a period by X's period that holds the period's last day: the week ending
-    on Sunday 1 March is capped by March's report, not February's; the last week of 2026,
-    ending on 3 January 2027, lies in none of the year's months and keeps its own due date."""
-    plan = plan_from(tmp_path, """\
+def weekly_notes_before_monthly_report(tmp_path: Path, report_due: str, notes_after: str) -> Plan:
+    """A monthly report due on `report_due`, and weekly notes due `notes_after` their week but
+    before the report of the month the week ends in."""
+    return plan_from(tmp_path, f"""\
         - id: monthly-report
           item: 1
           title: 月度报告
           source: 测试
           owner: sec
           every: month
-          due: {workday: 5}
+          due: {report_due}
         - id: weekly-notes
           item: 1
           title: 周记
           source: 测试
           owner: sec
           every: week
-          due: {after: 10wd, before: monthly-report}
+          due: {{after: {notes_after}, before: monthly-report}}
         """)
+
+
+def test_a_weekly_duty_due_before_the_monthly_one_is_capped_by_the_month_its_week_ends_in(tmp_path):
+    """`before: X` caps a period by X's period that holds the period's last day: the week ending
+    on Sunday 1 March is capped by March's report, not February's; the last week of 2026,
+    ending on 3 January 2027, lies in none of the year's months and keeps its own due date."""
+    plan = weekly_notes_before_monthly_report(tmp_path, "{workday: 5}", "10wd")
     reports = {o.period: o.due for o in expand(plan, *WIDE) if o.obligation == "monthly-report"}
     weeks = {o.period: o.due for o in expand(plan, *WIDE) if o.obligation == "weekly-notes"}
     assert reports["2026-03"] == date(2026, 3, 6)
@@ -407,22 +411,7 @@ def test_a_weekly_duty_due_before_the_monthly_one_is_capped_by_the_month_its_wee
 def test_a_weekly_report_opens_when_its_week_is_over_or_with_the_week_when_capped_inside_it(tmp_path):
     """A report on the week opens the day after it; capped by `before` to fall inside the week
     (on a worked Sunday, 20 September), it opens with the week instead."""
-    plan = plan_from(tmp_path, """\
-        - id: monthly-report
-          item: 1
-          title: 月度报告
-          source: 测试
-          owner: sec
-          every: month
-          due: {day: 21}
-        - id: weekly-notes
-          item: 1
-          title: 周记
-          source: 测试
-          owner: sec
-          every: week
-          due: {after: 3wd, before: monthly-report}
-        """)
+    plan = weekly_notes_before_monthly_report(tmp_path, "{day: 21}", "3wd")
     weeks = {o.period: (o.opens, o.due) for o in expand(plan, *WIDE) if o.obligation == "weekly-notes"}
     assert weeks["2026-W37"] == (date(2026, 9, 14), date(2026, 9, 16))  # week 7–13 Sept: 3 working days on
     assert weeks["2026-W38"] == (date(2026, 9, 14), date(2026, 9, 20))  # capped before Mon 21 Sept

@@ -22,6 +22,11 @@ def schedule(tmp_path):
     return load_schedule(*orgplan.write(tmp_path))
 
 
+def with_duties(tmp_path, duties: str):
+    """The plan with more obligations (YAML list items) after its own."""
+    return load_schedule(*orgplan.write(tmp_path, orgplan.PLAN.replace("\ntargets:", duties + "\ntargets:")))
+
+
 def occurrences(schedule, obligation: str, events=()):
     (plan,) = schedule.plans
     return [o for o in expand(plan, *YEAR, roster=schedule.roster, events=events) if o.obligation == obligation]
@@ -73,7 +78,7 @@ def test_each_member_of_every_branch_has_their_own_duty_in_their_branch(tmp_path
     owner: members
     each: true
 """
-    schedule = load_schedule(*orgplan.write(tmp_path, orgplan.PLAN.replace("\ntargets:", notes + "\ntargets:")))
+    schedule = with_duties(tmp_path, notes)
     march = [o for o in occurrences(schedule, "reading-notes") if o.period == "2026-03"]
     assert sorted((o.subject or "", o.assignees, o.lead, o.branch) for o in march) == sorted(
         ("", (p.id,), p.id, p.branch) for p in schedule.roster.with_role("members"))
@@ -150,8 +155,7 @@ LED_DUTIES = """
 
 
 def test_a_duty_is_led_by_its_own_branchs_holder_of_a_branch_role_and_by_the_office_holder_of_an_office_role(tmp_path):
-    plan_text = orgplan.PLAN.replace("\ntargets:", LED_DUTIES + "\ntargets:")
-    schedule = load_schedule(*orgplan.write(tmp_path, plan_text))
+    schedule = with_duties(tmp_path, LED_DUTIES)
     led = {(o.obligation, o.branch): (o.lead, o.assignees[0])
            for o in occurrences(schedule, "study") + occurrences(schedule, "life-meeting")
            + occurrences(schedule, "staff-report") if o.period in ("2026-03", "2026")}
