@@ -195,6 +195,25 @@ def test_titled_events_of_a_day_are_numbered_per_obligation_and_date_and_audited
     ]
 
 
+def test_reports_are_checked_off_and_listed_in_due_order_whatever_order_their_rows_were_written(service):
+    """`planbell progress` lists the 【进度报送】 it checks off by due date, even when a later
+    report's row was written first (as PostgreSQL rewrites a row it updates, at the end)."""
+    def report(quarter: int, due: date) -> OccurrenceRow:
+        return OccurrenceRow(id=f"docs/2026-Q{quarter}", obligation="docs", kind="report", plan_year=2026, item=1,
+                             title="审核文稿", source="全年审核文稿不少于500篇", period=f"2026-Q{quarter}",
+                             opens=due - timedelta(days=7), due=due, owner="office", assignees=["xu-li"],
+                             lead="xu-li", subject=None, branch=None, escalate_to=None, escalate_after=None,
+                             remind_days=[1], owed_from=None, updated_at=NOW)
+
+    with service.sessions.begin() as session:
+        session.add(report(2, date(2026, 6, 30)))
+        session.flush()
+        session.add(report(1, date(2026, 3, 31)))
+    with service.sessions.begin() as session:
+        closed = ledger.close_reports(session, "docs", 2026, date(2026, 7, 1), NOW, "cli:xu", "xu-li")
+    assert closed == ["docs/2026-Q1", "docs/2026-Q2"]
+
+
 def test_a_duty_due_before_go_live_has_nothing_to_undo(service):
     with service.sessions.begin() as session:
         row = ledger.occurrence(session, "monthly-report/2026-01")
