@@ -20,7 +20,7 @@ from sqlalchemy import select
 from daemon.config import load_settings
 from daemon.service import Service
 from daemon.store.tables import AuditRow, OccurrenceRow
-from notifiers.maildir import MaildirNotifier
+from notifiers.factory import all_notifiers
 from tests.clirun import ROSTER, SCHEDULES, run_cli
 from tests.smallplan import at, run_days, write_plan
 
@@ -47,12 +47,17 @@ def rows(service: Service) -> dict[str, OccurrenceRow]:
         return {r.id: r for r in session.scalars(select(OccurrenceRow))}
 
 
+def maildir_service(tmp_path, **settings) -> Service:
+    """The real Service, its mail delivered into the Maildir tmp_path/mail (as the Quick start's)."""
+    settings = load_settings(maildir=tmp_path / "mail", **settings)
+    return Service(settings, all_notifiers(settings), instance="test")
+
+
 @pytest.fixture
 def fresh_install(tmp_path):
     """planbell started for the first time on 27 November, run through the first Monday."""
-    settings = load_settings(schedules=SCHEDULES, roster=ROSTER, database_url=f"sqlite:///{tmp_path / 'planbell.db'}",
-                             digest="weekly", maildir=tmp_path / "mail")
-    service = Service(settings, {"email": MaildirNotifier(tmp_path / "mail", settings.mail_from)}, instance="test")
+    service = maildir_service(tmp_path, schedules=SCHEDULES, roster=ROSTER, digest="weekly",
+                              database_url=f"sqlite:///{tmp_path / 'planbell.db'}")
     with freeze_time(at(FIRST_DAY, time(10, 0))) as frozen:
         service.start(at(FIRST_DAY, time(10, 0)))
         run_days(service, frozen, FIRST_DAY, FIRST_MONDAY)
@@ -128,9 +133,8 @@ def test_changing_go_live_re_evaluates_what_is_owed(tmp_path):
 
 def test_a_duty_added_in_november_owes_only_what_falls_due_from_that_day(tmp_path):
     files = write_plan(tmp_path)
-    settings = load_settings(schedules=files.schedules, roster=files.roster, digest="off",
-                             database_url=f"sqlite:///{files.database}", maildir=tmp_path / "mail")
-    service = Service(settings, {"email": MaildirNotifier(tmp_path / "mail", settings.mail_from)})
+    service = maildir_service(tmp_path, schedules=files.schedules, roster=files.roster, digest="off",
+                              database_url=f"sqlite:///{files.database}")
     service.start(at(date(2026, 1, 5)))
     added = date(2026, 11, 10)
     files.plan.write_text(files.plan.read_text(encoding="utf-8") + WEEKLY_BRIEFING, encoding="utf-8")
@@ -185,9 +189,8 @@ def test_moving_go_live_earlier_owes_again_what_fell_due_since_but_not_before_a_
     files = write_plan(tmp_path)
 
     def service(go_live: str) -> Service:
-        settings = load_settings(schedules=files.schedules, roster=files.roster, digest="off", go_live=go_live,
-                                 database_url=f"sqlite:///{files.database}", maildir=tmp_path / "mail")
-        return Service(settings, {"email": MaildirNotifier(tmp_path / "mail", settings.mail_from)}, instance="test")
+        return maildir_service(tmp_path, schedules=files.schedules, roster=files.roster, digest="off", go_live=go_live,
+                               database_url=f"sqlite:///{files.database}")
 
     first = service("2026-03-01")
     first.start(at(date(2026, 3, 2)))

@@ -202,8 +202,7 @@ def test_reports_are_checked_off_and_listed_in_due_order_whatever_order_their_ro
         return OccurrenceRow(id=f"docs/2026-Q{quarter}", obligation="docs", kind="report", plan_year=2026, item=1,
                              title="审核文稿", source="全年审核文稿不少于500篇", period=f"2026-Q{quarter}",
                              opens=due - timedelta(days=7), due=due, owner="office", assignees=["xu-li"],
-                             lead="xu-li", subject=None, branch=None, escalate_to=None, escalate_after=None,
-                             remind_days=[1], owed_from=None, updated_at=NOW)
+                             updated_at=NOW)
 
     with service.sessions.begin() as session:
         session.add(report(2, date(2026, 6, 30)))
