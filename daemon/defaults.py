@@ -28,6 +28,10 @@ MAX_YAML_DEPTH = 20
 # have no lead times either: a week is enough to prepare most office duties.
 OPEN_DAYS_WITHOUT_PERIOD = 7
 
+# The longest `due: {after: …}` a schedule may write (days or working days): a report is owed
+# within months of its period, and `plan.expand.reach` counts on no more.
+MAX_AFTER = 99
+
 # How far the agenda shows by default when no --to is given.
 AGENDA_DAYS = 30
 # An event's title (`planbell event … --title`) joins its duty's title (≤ 100) in a 200-character column.

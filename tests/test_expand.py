@@ -12,6 +12,7 @@ from dateutil import rrule as dateutil_rrule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.plan.errors import ScheduleInvalid
 from daemon.plan.expand import _capped, _shift, expand, for_person
 from daemon.plan.loader import load_plan_file
 from daemon.plan.model import (
@@ -283,6 +284,8 @@ def test_a_report_on_the_year_due_next_spring_is_listed_in_its_month_and_synced(
     longest = plan_from(tmp_path, DUTY + "  every: year\n  due: {after: 99wd}\n")
     synced = expected(Schedule(plans=(longest,), roster=Roster(), version="t"), [])
     assert synced["d/2026"][1].due == date(2027, 5, 31)
+    with pytest.raises(ScheduleInvalid):  # ... the longest the loader allows, which reach() counts on
+        plan_from(tmp_path, DUTY + "  every: year\n  due: {after: 100wd}\n")
 
 
 def test_target_progress_reports_fall_on_the_last_working_day_of_each_quarter(tmp_path):

@@ -34,7 +34,7 @@ TARGET_KEYS = (
     "unit", "period", "owner", "per", "report",
 )
 DUE_KEYS = ("month", "day", "weekday", "nth", "workday", "date", "if_missing", "after", "before")
-_AFTER = re.compile(r"^(\d{1,2})\s*(wd|d|个?工作日|天)$")
+_AFTER = re.compile(r"^(\d+)\s*(wd|d|个?工作日|天)$")
 
 # Admins may write the cadence in Chinese; each maps to the canonical English value.
 CADENCE_WORDS = {
@@ -260,7 +260,7 @@ class DutyReader(Reader):
             return None
         node = get("after")
         match = _AFTER.match(half_width(node.raw.strip())) if not isinstance(node, (YMap, YSeq)) else None
-        if not match or int(match.group(1)) == 0:
+        if not match or not 1 <= int(match.group(1)) <= defaults.MAX_AFTER:
             self.fail(node, f"{path}.after", f"{describe(node)} 不是期满后的天数;请写 5wd(期满后第 5 个工作日)或 3d(期满后第 3 天)")
             return None
         count, workdays = int(match.group(1)), match.group(2) != "d" and match.group(2) != "天"
